@@ -1,0 +1,51 @@
+"""Command line of the build tooling: ``python -m codegen spec|generate``.
+
+Every failure prints one line, ``error: <what went wrong and what to do>``, and
+exits 2, so make stops with a readable message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .errors import CodegenError
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m codegen")
+    commands = parser.add_subparsers(dest="command", required=True)
+    spec_cmd = commands.add_parser("spec", help="vendor the pinned spec into openapi/")
+    spec_cmd.add_argument("--source", default=None, help="a path or URL (default: SPEC / FINTORO_OPENAPI_SPEC)")
+    commands.add_parser("generate", help="regenerate fintoro_api's generated modules from openapi/")
+    args = parser.parse_args(argv)
+    allow_unpinned = _truthy(os.environ.get("ALLOW_UNPINNED_SPEC"))
+
+    try:
+        if args.command == "spec":
+            from .spec import vendor
+
+            source = args.source or os.environ.get("SPEC") or os.environ.get("FINTORO_OPENAPI_SPEC") or None
+            print(vendor(source, allow_unpinned=allow_unpinned))
+        elif args.command == "generate":
+            from .generate import generate
+            from .spec import load_vendored
+
+            spec, digest = load_vendored(allow_unpinned=allow_unpinned)
+            print(generate(spec, digest))
+    except CodegenError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted; the previous generation (if any) is left in place", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

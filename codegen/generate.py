@@ -1,0 +1,167 @@
+"""Generate the fintoro_api package's generated parts from the vendored spec.
+
+Pipeline: vendored spec -> overlays/ -> openapi-python-client (pinned, with
+overlays/templates/ and --fail-on-warning) -> our own generated modules
+(codegen/index.py) -> compile check -> swap into fintoro_api/.
+
+Everything is produced in a temporary directory first and moved into the
+package only once complete, so a failure at any step leaves the previous
+generation (or nothing) in place, never a half-generated package. Only the
+paths in GENERATED are ever replaced; hand-written modules are never touched.
+"""
+
+from __future__ import annotations
+
+import compileall
+import importlib.metadata
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from . import index
+from .errors import CodegenError
+from .overlay import apply_overlays, load_overlays
+from .spec import ROOT
+
+GENERATOR_VERSION = "0.29.1"
+PACKAGE_DIR = ROOT / "fintoro_api"
+CONFIG_FILE = ROOT / "generator-config.yaml"
+OVERLAY_DIR = ROOT / "overlays"
+TEMPLATE_DIR = OVERLAY_DIR / "templates"
+STAMP = "_generated.json"
+# The generator's output we keep (its client.py, errors.py and __init__.py are
+# replaced by hand-written modules), plus the modules codegen/index.py writes.
+FROM_GENERATOR = ("api", "models", "types.py")
+GENERATED = (*FROM_GENERATOR, *index.MODULES, STAMP)
+
+
+def check_tools() -> None:
+    """Fail early, with one line, when the pinned generator or its formatter is missing."""
+    try:
+        version = importlib.metadata.version("openapi-python-client")
+    except importlib.metadata.PackageNotFoundError:
+        raise CodegenError(
+            f"openapi-python-client {GENERATOR_VERSION} is not installed in {sys.prefix}: run `make install`"
+        ) from None
+    if version != GENERATOR_VERSION:
+        raise CodegenError(f"openapi-python-client {version} found, {GENERATOR_VERSION} pinned: run `make install`")
+    _ruff_dir()
+
+
+def _ruff_dir() -> str:
+    """The directory of the ruff installed for this interpreter (the pinned one)."""
+    try:
+        from ruff.__main__ import find_ruff_bin
+    except ImportError:
+        raise CodegenError("ruff (the generator's post-hook formatter) is not installed: run `make install`") from None
+    try:
+        return os.path.dirname(find_ruff_bin())
+    except FileNotFoundError:
+        raise CodegenError("the ruff package is installed without its binary: run `make install`") from None
+
+
+def _tool_path() -> str:
+    # The post-hooks must run the pinned ruff of this interpreter, not whatever is first on PATH.
+    return os.pathsep.join([_ruff_dir(), os.environ.get("PATH", "")])
+
+
+def run_generator(spec: dict[str, Any], workdir: Path) -> Path:
+    """Run openapi-python-client on ``spec`` (already patched); return the generated package dir."""
+    spec_file = workdir / "openapi.patched.json"
+    spec_file.write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
+    out = workdir / "fintoro_api"
+    command = [
+        sys.executable,
+        "-m",
+        "openapi_python_client",
+        "generate",
+        "--path",
+        str(spec_file),
+        "--config",
+        str(CONFIG_FILE),
+        "--custom-template-path",
+        str(TEMPLATE_DIR),
+        "--meta",
+        "none",
+        "--output-path",
+        str(out),
+        "--overwrite",
+        "--fail-on-warning",
+    ]
+    env = {**os.environ, "PATH": _tool_path(), "NO_COLOR": "1", "TERM": "dumb", "COLUMNS": "200"}
+    proc = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, check=False)  # noqa: S603
+    log = (proc.stdout + proc.stderr).strip()
+    warnings = [line for line in log.splitlines() if line.startswith(("WARNING", "Warning", "Error", "ERROR"))]
+    if proc.returncode != 0 or warnings:
+        (workdir / "generator.log").write_text(log, encoding="utf-8")
+        detail = warnings[0] if warnings else (log.splitlines() or ["no output"])[-1]
+        kept = ROOT / "build" / "generator.log"
+        kept.parent.mkdir(exist_ok=True)
+        shutil.copyfile(workdir / "generator.log", kept)
+        raise CodegenError(
+            f"openapi-python-client rejected the spec ({detail.strip()}); full log in {kept.relative_to(ROOT)}"
+        )
+    return out
+
+
+def generate(
+    spec: dict[str, Any],
+    spec_sha256: str,
+    *,
+    package_dir: Path = PACKAGE_DIR,
+) -> str:
+    """Generate into ``package_dir`` from a parsed (unpatched) spec; return a one-line summary."""
+    check_tools()
+    patched = apply_overlays(spec, load_overlays(OVERLAY_DIR.glob("*.overlay.yaml")))
+    with tempfile.TemporaryDirectory(prefix="fintoro-codegen-") as tmp:
+        out = run_generator(patched, Path(tmp))
+        summary = index.write_modules(out, raw_spec=spec, patched_spec=patched)
+        stamp = {"spec_sha256": spec_sha256, "generator": GENERATOR_VERSION, **summary}
+        (out / STAMP).write_text(json.dumps(stamp, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        if not compileall.compile_dir(str(out), quiet=2, force=True, legacy=False):
+            raise CodegenError("generated code does not compile; see the traceback above")
+        _clear_bytecode(out)
+        _swap_in(out, package_dir)
+    return (
+        f"generate: {summary['operations']} operations, {summary['models']} model modules "
+        f"-> {package_dir.relative_to(ROOT) if package_dir.is_relative_to(ROOT) else package_dir}"
+    )
+
+
+def _clear_bytecode(out: Path) -> None:
+    for cache in out.rglob("__pycache__"):
+        shutil.rmtree(cache)
+
+
+def _swap_in(out: Path, package_dir: Path) -> None:
+    """Replace exactly the GENERATED paths of package_dir with the fresh ones.
+
+    The stamp goes first (out) and comes back last (in), so an interrupted swap
+    leaves a package without a stamp, which fintoro_api refuses to import.
+    """
+    package_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=package_dir))
+    try:
+        for name in GENERATED:
+            source = out / name
+            if source.exists():
+                shutil.move(str(source), staging / name)
+        (package_dir / STAMP).unlink(missing_ok=True)
+        for name in GENERATED:
+            if name == STAMP:
+                continue
+            target = package_dir / name
+            if target.is_dir():
+                shutil.rmtree(target)
+            else:
+                target.unlink(missing_ok=True)
+            if (staging / name).exists():
+                os.replace(staging / name, target)
+        os.replace(staging / STAMP, package_dir / STAMP)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

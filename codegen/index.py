@@ -1,0 +1,200 @@
+"""Write fintoro_api/_spec_index.py: the per-operation facts the client layer needs.
+
+The hand-written layer (retries, idempotency, pagination, downloads, body
+checks, the resource facade) is driven by this table instead of hand-kept
+lists, so a new spec version updates it by regeneration alone.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from .errors import CodegenError
+
+MODULES = ("_spec_index.py",)
+_PATH_PARAM = re.compile(r"\{[^}]*\}")
+HTTP_METHODS = ("get", "put", "post", "patch", "delete")
+_ROUTE = re.compile(r'^METHOD = "([A-Z]+)"\nPATH = "([^"]+)"$', re.MULTILINE)
+
+
+def iter_operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any], list[dict[str, Any]]]]:
+    """(method, path, operation, resolved parameters) for every operation, in spec order."""
+    parameters = spec.get("components", {}).get("parameters", {})
+
+    def resolve(param: dict[str, Any]) -> dict[str, Any]:
+        ref = param.get("$ref")
+        return parameters[ref.rsplit("/", 1)[-1]] if ref else param
+
+    result = []
+    for path, item in spec["paths"].items():
+        shared = [resolve(p) for p in item.get("parameters", [])]
+        for method in HTTP_METHODS:
+            if method in item:
+                operation = item[method]
+                own = [resolve(p) for p in operation.get("parameters", [])]
+                result.append((method, path, operation, shared + own))
+    return result
+
+
+def _body_schema(operation: dict[str, Any]) -> str | None:
+    content = operation.get("requestBody", {}).get("content", {})
+    ref = content.get("application/json", {}).get("schema", {}).get("$ref")
+    return ref.rsplit("/", 1)[-1] if ref else None
+
+
+def _binary_type(operation: dict[str, Any]) -> str | None:
+    for status, response in operation.get("responses", {}).items():
+        if status.startswith("2"):
+            for content_type in response.get("content", {}):
+                if content_type in ("application/pdf", "application/zip", "application/octet-stream"):
+                    return str(content_type)
+    return None
+
+
+def _per_page_max(params: list[dict[str, Any]]) -> int | None:
+    for param in params:
+        if param.get("in") == "query" and param.get("name") == "perPage":
+            maximum = param.get("schema", {}).get("maximum")
+            return int(maximum) if maximum is not None else None
+    return None
+
+
+def _required_any_of(schema: dict[str, Any]) -> list[list[str]] | None:
+    """The alternatives of an ``anyOf`` made only of ``required`` lists, if the schema has one."""
+    any_of = schema.get("anyOf")
+    if not isinstance(any_of, list) or not any_of:
+        return None
+    if all(isinstance(alt, dict) and set(alt) == {"required"} for alt in any_of):
+        return [list(alt["required"]) for alt in any_of]
+    return None
+
+
+def body_rules(raw_spec: dict[str, Any]) -> tuple[dict[str, list[list[str]]], dict[str, dict[str, tuple[str, bool]]]]:
+    """Rules the generator cannot express (required-only anyOf) and the links that reach them.
+
+    Returns (rules, links): rules[schema] lists alternatives of which at least
+    one must be fully present; links[schema][property] = (schema, is_array)
+    says where to descend. allOf members are folded in; only schemas from which
+    a rule is reachable are kept.
+    """
+    schemas = raw_spec.get("components", {}).get("schemas", {})
+
+    def ref_name(node: dict[str, Any]) -> str | None:
+        ref = node.get("$ref")
+        return ref.rsplit("/", 1)[-1] if isinstance(ref, str) else None
+
+    def own_rules(name: str) -> list[list[str]]:
+        schema = schemas.get(name, {})
+        found = list(_required_any_of(schema) or [])
+        for member in schema.get("allOf", []):
+            member_ref = ref_name(member)
+            found += own_rules(member_ref) if member_ref else list(_required_any_of(member) or [])
+        return found
+
+    def property_links(node: dict[str, Any]) -> dict[str, tuple[str, bool]]:
+        links: dict[str, tuple[str, bool]] = {}
+        for prop, value in node.get("properties", {}).items():
+            if ref_name(value):
+                links[prop] = (ref_name(value) or "", False)
+            elif value.get("type") == "array" and ref_name(value.get("items", {})):
+                links[prop] = (ref_name(value["items"]) or "", True)
+        return links
+
+    def own_links(name: str) -> dict[str, tuple[str, bool]]:
+        schema = schemas.get(name, {})
+        links: dict[str, tuple[str, bool]] = {}
+        for member in schema.get("allOf", []):
+            member_ref = ref_name(member)
+            links.update(own_links(member_ref) if member_ref else property_links(member))
+        links.update(property_links(schema))
+        return links
+
+    rules = {name: own_rules(name) for name in schemas}
+    rules = {name: alts for name, alts in rules.items() if alts}
+    links = {name: own_links(name) for name in schemas}
+    reaching = set(rules)
+    changed = True
+    while changed:
+        changed = False
+        for name, targets in links.items():
+            if name not in reaching and any(target in reaching for target, _ in targets.values()):
+                reaching.add(name)
+                changed = True
+    kept_links = {
+        name: {prop: link for prop, link in sorted(targets.items()) if link[0] in reaching}
+        for name, targets in sorted(links.items())
+        if name in reaching
+    }
+    return dict(sorted(rules.items())), {name: targets for name, targets in kept_links.items() if targets}
+
+
+def route_shape(path: str) -> str:
+    """A path with its parameter names blanked: the generator renames them (``{creditNote}`` -> ``{credit_note}``)."""
+    return _PATH_PARAM.sub("{}", path)
+
+
+def scan_modules(package: Path) -> dict[tuple[str, str], str]:
+    """(METHOD, route shape) -> "tag.module" for every generated endpoint module."""
+    found: dict[tuple[str, str], str] = {}
+    for module in sorted((package / "api").glob("*/*.py")):
+        if module.name == "__init__.py":
+            continue
+        match = _ROUTE.search(module.read_text(encoding="utf-8"))
+        if match:
+            found[(match.group(1), route_shape(match.group(2)))] = f"{module.parent.name}.{module.stem}"
+    return found
+
+
+def write_modules(package: Path, *, raw_spec: dict[str, Any], patched_spec: dict[str, Any]) -> dict[str, int]:
+    """Write the index into the freshly generated ``package``; return counts for the stamp."""
+    modules = scan_modules(package)
+    operations = iter_operations(patched_spec)
+    missing = [op["operationId"] for method, path, op, _ in operations if (method.upper(), route_shape(path)) not in modules]
+    if missing:
+        raise CodegenError(f"the generator dropped {len(missing)} operation(s): {', '.join(missing)}")
+    rules, links = body_rules(raw_spec)
+
+    rows = []
+    for method, path, operation, params in operations:
+        op_id = operation["operationId"]
+        header_names = {p["name"].lower() for p in params if p.get("in") == "header"}
+        rows.append(
+            f"    {op_id!r}: Operation(\n"
+            f"        operation_id={op_id!r},\n"
+            f"        method={method.upper()!r},\n"
+            f"        path={path!r},\n"
+            f"        module={modules[(method.upper(), route_shape(path))]!r},\n"
+            f"        idempotency_key={'idempotency-key' in header_names!r},\n"
+            f"        per_page_max={_per_page_max(params)!r},\n"
+            f"        binary={_binary_type(operation)!r},\n"
+            f"        body_schema={_body_schema(operation)!r},\n"
+            f"    ),\n"
+        )
+    text = (
+        '"""Per-operation facts from the spec, for the client layer. Generated by codegen/index.py."""\n\n'
+        "from typing import NamedTuple\n\n\n"
+        "class Operation(NamedTuple):\n"
+        '    """One API operation as the client layer sees it."""\n\n'
+        "    operation_id: str\n"
+        "    method: str\n"
+        "    path: str\n"
+        '    module: str  # "<tag>.<module>" under fintoro_api.api\n'
+        "    idempotency_key: bool  # the spec declares an Idempotency-Key header\n"
+        "    per_page_max: int | None  # the perPage maximum of a paginated list\n"
+        "    binary: str | None  # the content type of a binary (download) success response\n"
+        "    body_schema: str | None  # the component schema of a JSON request body\n\n\n"
+        "OPERATIONS: dict[str, Operation] = {\n" + "".join(rows) + "}\n\n"
+        "# Required-only anyOf rules removed by the overlay (at least one alternative must be fully present).\n"
+        f"BODY_RULES: dict[str, tuple[tuple[str, ...], ...]] = {_tuples(rules)}\n\n"
+        "# Where body checks descend: schema -> property -> (schema, is_array).\n"
+        f"BODY_LINKS: dict[str, dict[str, tuple[str, bool]]] = {links!r}\n"
+    )
+    (package / "_spec_index.py").write_text(text, encoding="utf-8")
+    models = sum(1 for path in (package / "models").glob("*.py") if path.name != "__init__.py")
+    return {"operations": len(operations), "models": models}
+
+
+def _tuples(rules: dict[str, list[list[str]]]) -> str:
+    return repr({name: tuple(tuple(alt) for alt in alts) for name, alts in rules.items()})

@@ -1,0 +1,47 @@
+"""The seam between generated endpoint modules and the hand-written layer.
+
+Generated code (fintoro_api/api/...) imports only these names, so the
+templates stay small and every behaviour lives in reviewed, type-checked code.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+import httpx
+
+from ._exceptions import APIResponseValidationError, FintoroError, status_error
+
+
+class EndpointClient(Protocol):
+    """What a generated endpoint function needs from ``client=``: an httpx client to send through.
+
+    FintoroClient (and its scoped children) provide one that carries auth,
+    errors, retries and rate limiting as transport and hook layers.
+    """
+
+    def get_async_httpx_client(self) -> httpx.AsyncClient: ...
+
+
+def json_body(response: httpx.Response) -> Any:
+    """Decode a JSON response body."""
+    return json.loads(response.content)
+
+
+@contextmanager
+def parsing(response: httpx.Response) -> Iterator[None]:
+    """Turn a body that does not fit the model into APIResponseValidationError (with request id)."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise APIResponseValidationError(response, f"{type(exc).__name__}: {exc}") from exc
+
+
+def unexpected_response(response: httpx.Response) -> FintoroError:
+    """The error for a status the operation does not declare as success."""
+    if response.is_success:
+        return APIResponseValidationError(response, f"status {response.status_code} is not declared for this operation")
+    return status_error(response)

@@ -1,0 +1,42 @@
+"""Hatch build hook: a wheel is built from freshly generated code.
+
+`pip install .` on a clean clone vendors the pinned spec (sibling mirror,
+FINTORO_OPENAPI_SPEC, or the pinned URL) and runs the same generation as
+`make generate`. An up-to-date generation (stamp matches the pin) is reused.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from hatchling.builders.hooks.plugin.interface import BuildHookInterface
+
+ROOT = Path(__file__).resolve().parent
+
+
+class GenerateHook(BuildHookInterface):  # type: ignore[type-arg]
+    PLUGIN_NAME = "custom"
+
+    def initialize(self, version: str, build_data: dict[str, Any]) -> None:
+        if self.target_name != "wheel":
+            return
+        sys.path.insert(0, str(ROOT))
+        try:
+            from codegen.errors import CodegenError
+            from codegen.generate import generate
+            from codegen.spec import load_pin, load_vendored, vendor
+        finally:
+            sys.path.pop(0)
+        pin = load_pin()
+        stamp = ROOT / "fintoro_api" / "_generated.json"
+        if stamp.exists() and json.loads(stamp.read_text())["spec_sha256"] == pin.sha256:
+            return
+        try:
+            self.app.display_info(vendor())
+            spec, digest = load_vendored()
+            self.app.display_info(generate(spec, digest))
+        except CodegenError as exc:
+            raise SystemExit(f"error: {exc}") from None

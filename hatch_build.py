@@ -27,7 +27,7 @@ class GenerateHook(BuildHookInterface):  # type: ignore[type-arg]
         try:
             from codegen.errors import CodegenError
             from codegen.generate import generate
-            from codegen.spec import load_pin, load_vendored, vendor
+            from codegen.spec import allow_unpinned_from_env, load_pin, load_vendored, source_from_env, vendor
         finally:
             sys.path.pop(0)
         pin = load_pin()
@@ -35,8 +35,9 @@ class GenerateHook(BuildHookInterface):  # type: ignore[type-arg]
         if stamp.exists() and json.loads(stamp.read_text())["spec_sha256"] == pin.sha256:
             return
         try:
-            self.app.display_info(vendor())
-            spec, digest = load_vendored()
+            allow_unpinned = allow_unpinned_from_env()
+            self.app.display_info(vendor(source_from_env(), allow_unpinned=allow_unpinned))
+            spec, digest = load_vendored(allow_unpinned=allow_unpinned)
             self.app.display_info(generate(spec, digest))
         except CodegenError as exc:
             raise SystemExit(f"error: {exc}") from None

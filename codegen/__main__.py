@@ -7,14 +7,9 @@ exits 2, so make stops with a readable message.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from .errors import CodegenError
-
-
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,14 +19,15 @@ def main(argv: list[str] | None = None) -> int:
     spec_cmd.add_argument("--source", default=None, help="a path or URL (default: SPEC / FINTORO_OPENAPI_SPEC)")
     commands.add_parser("generate", help="regenerate fintoro_api's generated modules from openapi/")
     args = parser.parse_args(argv)
-    allow_unpinned = _truthy(os.environ.get("ALLOW_UNPINNED_SPEC"))
+    from .spec import allow_unpinned_from_env, source_from_env
+
+    allow_unpinned = allow_unpinned_from_env()
 
     try:
         if args.command == "spec":
             from .spec import vendor
 
-            source = args.source or os.environ.get("SPEC") or os.environ.get("FINTORO_OPENAPI_SPEC") or None
-            print(vendor(source, allow_unpinned=allow_unpinned))
+            print(vendor(args.source or source_from_env(), allow_unpinned=allow_unpinned))
         elif args.command == "generate":
             from .generate import generate
             from .spec import load_vendored

@@ -60,7 +60,7 @@ def _ruff_dir() -> str:
     except ImportError:
         raise CodegenError("ruff (the generator's post-hook formatter) is not installed: run `make install`") from None
     try:
-        return os.path.dirname(find_ruff_bin())
+        return os.path.dirname(str(find_ruff_bin()))
     except FileNotFoundError:
         raise CodegenError("the ruff package is installed without its binary: run `make install`") from None
 

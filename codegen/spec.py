@@ -40,10 +40,22 @@ class Pin:
     file: str
     url: str
     sha256: str
+    directory: Path = ROOT / "openapi"  # where the vendored copy lives
+    mirror_dir: Path = MIRROR_DIR
 
     @property
     def vendored_path(self) -> Path:
-        return ROOT / "openapi" / self.file
+        return self.directory / self.file
+
+
+def source_from_env() -> str | None:
+    """The explicit spec source: ``SPEC`` (make's command line) or ``FINTORO_OPENAPI_SPEC``."""
+    return os.environ.get("SPEC") or os.environ.get("FINTORO_OPENAPI_SPEC") or None
+
+
+def allow_unpinned_from_env() -> bool:
+    """The documented override for a deliberately newer spec: ``ALLOW_UNPINNED_SPEC=1``."""
+    return os.environ.get("ALLOW_UNPINNED_SPEC", "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def load_pin(path: Path = PIN_FILE) -> Pin:
@@ -116,9 +128,9 @@ def vendor(source: str | None = None, *, allow_unpinned: bool = False, pin: Pin 
         origin = source
         data = read_source(source)
     elif target.exists() and sha256(target.read_bytes()) == pin.sha256:
-        return f"spec: {target.relative_to(ROOT)} already matches the pin ({pin.sha256[:12]})"
-    elif (MIRROR_DIR / pin.file).exists():
-        origin = str(MIRROR_DIR / pin.file)
+        return f"spec: {_shown(target)} already matches the pin ({pin.sha256[:12]})"
+    elif (pin.mirror_dir / pin.file).exists():
+        origin = str(pin.mirror_dir / pin.file)
         data = read_source(origin)
     else:
         origin = pin.url
@@ -127,7 +139,7 @@ def vendor(source: str | None = None, *, allow_unpinned: bool = False, pin: Pin 
     parse_spec(data, origin)
     _atomic_write(target, data)
     note = "" if digest == pin.sha256 else " (UNPINNED: hash differs from openapi/pin.json)"
-    return f"spec: vendored {origin} -> {target.relative_to(ROOT)} ({digest[:12]}){note}"
+    return f"spec: vendored {origin} -> {_shown(target)} ({digest[:12]}){note}"
 
 
 def load_vendored(*, allow_unpinned: bool = False, pin: Pin | None = None) -> tuple[dict[str, Any], str]:
@@ -135,10 +147,14 @@ def load_vendored(*, allow_unpinned: bool = False, pin: Pin | None = None) -> tu
     pin = pin or load_pin()
     path = pin.vendored_path
     if not path.exists():
-        raise CodegenError(f"no vendored spec at {path.relative_to(ROOT)}: run `make spec` first")
+        raise CodegenError(f"no vendored spec at {_shown(path)}: run `make spec` first")
     data = path.read_bytes()
-    digest = check_hash(data, str(path.relative_to(ROOT)), pin, allow_unpinned=allow_unpinned)
-    return parse_spec(data, str(path.relative_to(ROOT))), digest
+    digest = check_hash(data, _shown(path), pin, allow_unpinned=allow_unpinned)
+    return parse_spec(data, _shown(path)), digest
+
+
+def _shown(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

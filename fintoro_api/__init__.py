@@ -13,7 +13,7 @@ if not _Path(__file__).with_name("_generated.json").exists():
         "fintoro_api's generated code is missing or incomplete: run `make generate` (or reinstall the package)"
     )
 
-from ._exceptions import (  # noqa: E402 - after the completeness check
+from ._exceptions import (
     APIConnectionError,
     APIError,
     APIResponseValidationError,

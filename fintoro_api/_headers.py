@@ -5,7 +5,7 @@ from __future__ import annotations
 import email.utils
 import time
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import attrs
 
@@ -28,7 +28,7 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     except (TypeError, ValueError, IndexError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     current = time.time() if now is None else now
     return max(0.0, when.timestamp() - current)
 
@@ -54,5 +54,5 @@ class RateLimitInfo:
         return cls(
             limit=_int_or_none(headers.get("x-ratelimit-limit")),
             remaining=_int_or_none(headers.get("x-ratelimit-remaining")),
-            reset_at=datetime.fromtimestamp(reset, tz=timezone.utc) if reset is not None else None,
+            reset_at=datetime.fromtimestamp(reset, tz=UTC) if reset is not None else None,
         )

@@ -1,0 +1,237 @@
+"""Build tooling: spec pinning, the overlay applier, regeneration and packaging."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from codegen.errors import CodegenError
+from codegen.generate import GENERATED, generate
+from codegen.overlay import apply_overlays, load_overlays
+from codegen.spec import Pin, load_pin, load_vendored, parse_spec, sha256, vendor
+
+from .conftest import ROOT, SHARED_OPENAPI, load_yaml
+
+OLD_SPEC = SHARED_OPENAPI / "history" / "fintoro-openapi.en.2026-04-07-fe5fa72.yaml"
+CURRENT_SPEC = ROOT / "openapi" / "fintoro-openapi.en.yaml"
+
+
+# --- overlay applier ------------------------------------------------------------
+
+
+def _overlay(tmp_path: Path, actions: list[dict[str, Any]]) -> list[tuple[Path, dict[str, Any]]]:
+    path = tmp_path / "t.overlay.yaml"
+    path.write_text(yaml.safe_dump({"overlay": "1.0.0", "info": {"title": "t", "version": "1"}, "actions": actions}))
+    return load_overlays([path])
+
+
+def test_overlay_remove_update_and_append(tmp_path: Path) -> None:
+    doc = {"a": {"b": 1, "c": {"d": 2}}, "l": [1], "x": [{"n": "k", "v": 1}, {"n": "m", "v": 2}]}
+    overlays = _overlay(
+        tmp_path,
+        [
+            {"target": "$.a.b", "description": "drop b", "remove": True},
+            {"target": "$.a", "description": "merge", "update": {"c": {"e": 3}, "f": 4}},
+            {"target": "$.l", "description": "append", "update": 2},
+            {"target": "$.x[?@.n == 'm']", "description": "filter", "remove": True},
+        ],
+    )
+    result = apply_overlays(doc, overlays)
+    assert result == {"a": {"c": {"d": 2, "e": 3}, "f": 4}, "l": [1, 2], "x": [{"n": "k", "v": 1}]}
+    assert doc["a"]["b"] == 1, "the input is not modified"
+
+
+def test_overlay_target_matching_nothing_is_an_error(tmp_path: Path) -> None:
+    overlays = _overlay(tmp_path, [{"target": "$.components.schemas.Gone.anyOf", "description": "x", "remove": True}])
+    with pytest.raises(CodegenError, match=r"action #1 .*Gone.* matches nothing"):
+        apply_overlays({"components": {"schemas": {}}}, overlays)
+
+
+@pytest.mark.parametrize(
+    ("action", "message"),
+    [
+        ({"target": "$.a", "remove": True}, "one-line 'description'"),
+        ({"target": "$.a", "description": "two\nlines", "remove": True}, "one-line 'description'"),
+        ({"target": "$.a", "description": "r"}, "needs 'update' or 'remove: true'"),
+        ({"description": "r", "remove": True}, "string 'target'"),
+    ],
+)
+def test_overlay_rejects_malformed_actions(tmp_path: Path, action: dict[str, Any], message: str) -> None:
+    with pytest.raises(CodegenError, match=message):
+        _overlay(tmp_path, [action])
+
+
+def test_project_overlay_fixes_what_the_pinned_spec_needs(spec: dict[str, Any]) -> None:
+    patched = apply_overlays(spec, load_overlays((ROOT / "overlays").glob("*.overlay.yaml")))
+    schemas = patched["components"]["schemas"]
+    assert not [name for name, schema in schemas.items() if "anyOf" in schema]
+    sort_by = [p for p in patched["paths"]["/business-cases"]["get"]["parameters"] if p.get("name") == "sortBy"]
+    assert "default" not in sort_by[0]["schema"]
+    inline_errors = [
+        (path, method, status)
+        for path, item in patched["paths"].items()
+        for method, op in item.items()
+        if isinstance(op, dict)
+        for status, response in op.get("responses", {}).items()
+        if not status.startswith("2")
+        and "$ref" not in response.get("content", {}).get("application/json", {}).get("schema", {"$ref": "-"})
+    ]
+    assert inline_errors == []
+
+
+# --- spec pinning ------------------------------------------------------------------
+
+
+def _pin(tmp_path: Path, data: bytes, mirror: Path | None = None) -> Pin:
+    return Pin(
+        file="spec.yaml",
+        url="http://127.0.0.1:9/unreachable.yaml",
+        sha256=sha256(data),
+        directory=tmp_path / "openapi",
+        mirror_dir=mirror or tmp_path / "no-mirror",
+    )
+
+
+def test_vendor_source_order_explicit_then_vendored_then_mirror(tmp_path: Path) -> None:
+    data = CURRENT_SPEC.read_bytes()
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / "spec.yaml").write_bytes(data)
+    pin = _pin(tmp_path, data, mirror)
+    assert "vendored " + str(mirror / "spec.yaml") in vendor(pin=pin)
+    assert pin.vendored_path.read_bytes() == data
+    assert "already matches the pin" in vendor(pin=pin)
+    explicit = tmp_path / "explicit.yaml"
+    explicit.write_bytes(data)
+    assert f"vendored {explicit}" in vendor(str(explicit), pin=pin)
+
+
+def test_hash_mismatch_names_both_hashes_and_keeps_the_vendored_copy(tmp_path: Path) -> None:
+    data = CURRENT_SPEC.read_bytes()
+    pin = _pin(tmp_path, data)
+    pin.vendored_path.parent.mkdir(parents=True)
+    pin.vendored_path.write_bytes(data)
+    with pytest.raises(CodegenError) as caught:
+        vendor(str(OLD_SPEC), pin=pin)
+    message = str(caught.value)
+    assert sha256(OLD_SPEC.read_bytes()) in message and pin.sha256 in message
+    assert "ALLOW_UNPINNED_SPEC=1" in message
+    assert pin.vendored_path.read_bytes() == data
+    # The documented override vendors a deliberately newer (here: older) spec.
+    assert "UNPINNED" in vendor(str(OLD_SPEC), pin=pin, allow_unpinned=True)
+
+
+def test_corrupt_or_missing_spec_fails_with_one_clear_error(tmp_path: Path) -> None:
+    corrupt = tmp_path / "corrupt.yaml"
+    corrupt.write_bytes(CURRENT_SPEC.read_bytes()[:5000] + b"\n  - : [\n")
+    with pytest.raises(CodegenError, match="not valid YAML"):
+        parse_spec(corrupt.read_bytes(), str(corrupt))
+    with pytest.raises(CodegenError, match=r"not an OpenAPI 3\.1 document"):
+        parse_spec(b"swagger: '2.0'\npaths: {}\n", "old.yaml")
+    with pytest.raises(CodegenError, match="cannot read the spec file"):
+        vendor(str(tmp_path / "missing.yaml"), pin=_pin(tmp_path, b""))
+    with pytest.raises(CodegenError, match="run `make spec` first"):
+        load_vendored(pin=_pin(tmp_path, b""))
+
+
+def test_no_network_and_no_mirror_fails_with_advice(tmp_path: Path) -> None:
+    with pytest.raises(CodegenError, match=r"cannot download the spec .* pass SPEC="):
+        vendor(pin=_pin(tmp_path, b"x"))
+
+
+def test_cli_prints_one_error_line_and_exits_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_bytes(b"openapi: 3.1.0\n")
+    env = {**os.environ, "SPEC": str(bad)}
+    env.pop("ALLOW_UNPINNED_SPEC", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "codegen", "spec"], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: sha256 mismatch")
+
+
+def test_pin_matches_shared_source() -> None:
+    pin = load_pin()
+    source = (SHARED_OPENAPI / "SOURCE.md").read_text()
+    assert pin.sha256 in source and pin.url in source
+
+
+# --- regeneration -------------------------------------------------------------------
+
+
+def _tree_digest(package: Path) -> dict[str, str]:
+    digests = {}
+    for name in GENERATED:
+        path = package / name
+        files = (
+            sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+            if path.is_dir()
+            else [path]
+        )
+        for file in files:
+            digests[str(file.relative_to(package))] = hashlib.sha256(file.read_bytes()).hexdigest()
+    return digests
+
+
+@pytest.mark.slow
+def test_regenerating_the_older_spec_gives_108_operations_without_warnings(tmp_path: Path) -> None:
+    old = load_yaml(OLD_SPEC)
+    # generate() raises on any generator warning (--fail-on-warning plus a scan of its output).
+    summary = generate(old, sha256(OLD_SPEC.read_bytes()), package_dir=tmp_path / "fintoro_api")
+    stamp = json.loads((tmp_path / "fintoro_api" / "_generated.json").read_text())
+    assert stamp["operations"] == 108, summary
+    assert not (tmp_path / "fintoro_api" / "api" / "token_identity").exists(), "GET /whoami is newer than this spec"
+
+
+@pytest.mark.slow
+def test_generation_is_byte_identical_run_to_run(tmp_path: Path, spec: dict[str, Any]) -> None:
+    generate(spec, sha256(CURRENT_SPEC.read_bytes()), package_dir=tmp_path / "fintoro_api")
+    assert _tree_digest(tmp_path / "fintoro_api") == _tree_digest(ROOT / "fintoro_api")
+
+
+@pytest.mark.slow
+def test_wheel_build_generates_the_package_from_the_pinned_spec(tmp_path: Path) -> None:
+    """`pip install .` on a clean clone: the build hook vendors the spec and generates."""
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    clone = tmp_path / "clone"
+    for name in tracked:
+        (clone / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, clone / name)
+    # The clone has no sibling mirror and CI has no network: name the source explicitly.
+    env = {**os.environ, "FINTORO_OPENAPI_SPEC": str(SHARED_OPENAPI / "fintoro-openapi.en.yaml")}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path / "dist"),
+            str(clone),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (wheel,) = (tmp_path / "dist").glob("fintoro_api-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "fintoro_api/api/invoices/show_invoice.py" in names
+    assert "fintoro_api/_generated.json" in names and "fintoro_api/_endpoint.py" in names
+    assert not [n for n in names if n.endswith((".yaml", ".yml"))], "the spec is not shipped"

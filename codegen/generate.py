@@ -34,6 +34,7 @@ CONFIG_FILE = ROOT / "generator-config.yaml"
 OVERLAY_DIR = ROOT / "overlays"
 TEMPLATE_DIR = OVERLAY_DIR / "templates"
 STAMP = "_generated.json"
+DOCS_TABLE = ROOT / "docs" / "operations.md"  # git-ignored: it lists the spec's operationIds
 # The generator's output we keep (its client.py, errors.py and __init__.py are
 # replaced by hand-written modules), plus the modules codegen/index.py writes.
 FROM_GENERATOR = ("api", "models", "types.py")
@@ -120,17 +121,30 @@ def generate(
     patched = apply_overlays(spec, load_overlays(OVERLAY_DIR.glob("*.overlay.yaml")))
     with tempfile.TemporaryDirectory(prefix="fintoro-codegen-") as tmp:
         out = run_generator(patched, Path(tmp))
-        summary = index.write_modules(out, raw_spec=spec, patched_spec=patched)
+        summary, table = index.write_modules(out, raw_spec=spec, patched_spec=patched)
+        _format(out, [out / name for name in index.MODULES] + [out / "models" / "_aliases.py"])
         stamp = {"spec_sha256": spec_sha256, "generator": GENERATOR_VERSION, **summary}
         (out / STAMP).write_text(json.dumps(stamp, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         if not compileall.compile_dir(str(out), quiet=2, force=True, legacy=False):
             raise CodegenError("generated code does not compile; see the traceback above")
         _clear_bytecode(out)
         _swap_in(out, package_dir)
+    if package_dir == PACKAGE_DIR:
+        DOCS_TABLE.parent.mkdir(exist_ok=True)
+        DOCS_TABLE.write_text(table, encoding="utf-8")
     return (
         f"generate: {summary['operations']} operations, {summary['models']} model modules "
         f"-> {package_dir.relative_to(ROOT) if package_dir.is_relative_to(ROOT) else package_dir}"
     )
+
+
+def _format(workdir: Path, files: list[Path]) -> None:
+    """Format the modules codegen writes itself, with the same pinned ruff and settings as the post-hooks."""
+    command = ["ruff", "format", "--isolated", "--line-length", "120", "--quiet", *map(str, files)]
+    env = {**os.environ, "PATH": _tool_path()}
+    proc = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, check=False)  # noqa: S603
+    if proc.returncode != 0:
+        raise CodegenError(f"ruff could not format the generated modules: {proc.stderr.strip()[:300]}")
 
 
 def _clear_bytecode(out: Path) -> None:

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CodegenError
+from .facade import operations_table, write_facade
 
-MODULES = ("_spec_index.py",)
+MODULES = ("_spec_index.py", "_resources.py")
 _PATH_PARAM = re.compile(r"\{[^}]*\}")
 HTTP_METHODS = ("get", "put", "post", "patch", "delete")
 _ROUTE = re.compile(r'^METHOD = "([A-Z]+)"\nPATH = "([^"]+)"$', re.MULTILINE)
@@ -147,8 +148,13 @@ def scan_modules(package: Path) -> dict[tuple[str, str], str]:
     return found
 
 
-def write_modules(package: Path, *, raw_spec: dict[str, Any], patched_spec: dict[str, Any]) -> dict[str, int]:
-    """Write the index into the freshly generated ``package``; return counts for the stamp."""
+def write_modules(
+    package: Path, *, raw_spec: dict[str, Any], patched_spec: dict[str, Any]
+) -> tuple[dict[str, int], str]:
+    """Write the index, facade and aliases into the freshly generated ``package``.
+
+    Returns counts for the stamp and the Markdown table of facade calls.
+    """
     modules = scan_modules(package)
     operations = iter_operations(patched_spec)
     missing = [
@@ -158,14 +164,15 @@ def write_modules(package: Path, *, raw_spec: dict[str, Any], patched_spec: dict
         raise CodegenError(f"the generator dropped {len(missing)} operation(s): {', '.join(missing)}")
     rules, links = body_rules(raw_spec)
 
-    rows = []
+    op_rows = []
     for method, path, operation, params in operations:
         op_id = operation["operationId"]
         header_names = {p["name"].lower() for p in params if p.get("in") == "header"}
-        rows.append(
+        op_rows.append(
             f"    {op_id!r}: Operation(\n"
             f"        operation_id={op_id!r},\n"
             f"        method={method.upper()!r},\n"
+            f"        tag={(operation.get('tags') or ['default'])[0]!r},\n"
             f"        path={path!r},\n"
             f"        module={modules[(method.upper(), route_shape(path))]!r},\n"
             f"        idempotency_key={'idempotency-key' in header_names!r},\n"
@@ -181,13 +188,14 @@ def write_modules(package: Path, *, raw_spec: dict[str, Any], patched_spec: dict
         '    """One API operation as the client layer sees it."""\n\n'
         "    operation_id: str\n"
         "    method: str\n"
+        "    tag: str  # the operation's first tag in the spec\n"
         "    path: str\n"
         '    module: str  # "<tag>.<module>" under fintoro_api.api\n'
         "    idempotency_key: bool  # the spec declares an Idempotency-Key header\n"
         "    per_page_max: int | None  # the perPage maximum of a paginated list\n"
         "    binary: str | None  # the content type of a binary (download) success response\n"
         "    body_schema: str | None  # the component schema of a JSON request body\n\n\n"
-        "OPERATIONS: dict[str, Operation] = {\n" + "".join(rows) + "}\n\n"
+        "OPERATIONS: dict[str, Operation] = {\n" + "".join(op_rows) + "}\n\n"
         "# Required-only anyOf rules removed by the overlay (at least one alternative must be fully present).\n"
         f"BODY_RULES: dict[str, tuple[tuple[str, ...], ...]] = {_tuples(rules)}\n\n"
         "# Where body checks descend: schema -> property -> (schema, is_array).\n"
@@ -195,8 +203,11 @@ def write_modules(package: Path, *, raw_spec: dict[str, Any], patched_spec: dict
     )
     (package / "_spec_index.py").write_text(text, encoding="utf-8")
     aliases = write_aliases(package, raw_spec)
+    by_id = {op["operationId"]: modules[(method.upper(), route_shape(path))] for method, path, op, _ in operations}
+    facade_rows = write_facade(package, [(m, p, op) for m, p, op, _ in operations], by_id)
     models = sum(1 for path in (package / "models").glob("*.py") if not path.name.startswith("_"))
-    return {"operations": len(operations), "models": models, "model_aliases": len(aliases)}
+    counts = {"operations": len(operations), "models": models, "model_aliases": len(aliases)}
+    return counts, operations_table(facade_rows)
 
 
 def single_all_of_aliases(raw_spec: dict[str, Any], model_names: set[str]) -> dict[str, str]:

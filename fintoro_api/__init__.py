@@ -1,10 +1,11 @@
 """fintoro-api: the asyncio Python client for the Fintoro API.
 
+``FintoroClient`` is the entry point: ``await client.<resource>.<action>(...)``.
 Generated endpoint functions live in ``fintoro_api.api.<tag>.<operation>``
-(``asyncio`` / ``asyncio_detailed``) and models in ``fintoro_api.models``;
-the hand-written layer (client, errors, retries, downloads, webhooks) is
-re-exported here.
+(``asyncio`` / ``asyncio_detailed``, taking ``client=``) and models in
+``fintoro_api.models``.
 """
+# ruff: noqa: E402 - the imports follow the completeness check
 
 from pathlib import Path as _Path
 
@@ -13,6 +14,8 @@ if not _Path(__file__).with_name("_generated.json").exists():
         "fintoro_api's generated code is missing or incomplete: run `make generate` (or reinstall the package)"
     )
 
+from ._body_rules import RequestValidationError
+from ._client import DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, FintoroClient
 from ._exceptions import (
     APIConnectionError,
     APIError,
@@ -29,23 +32,40 @@ from ._exceptions import (
     ServiceUnavailableError,
     ValidationError,
 )
+from ._headers import RateLimitInfo
+from ._http import UnsafeURLError
+from ._ratelimit import InMemoryRateLimiter, NoRateLimit, RateLimiter
+from ._retry import RetryPolicy
+from .types import Response
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_TIMEOUT",
     "APIConnectionError",
     "APIError",
     "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
     "AuthenticationError",
+    "FintoroClient",
     "FintoroError",
     "IdempotencyConflictError",
+    "InMemoryRateLimiter",
+    "NoRateLimit",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RateLimitInfo",
+    "RateLimiter",
+    "RequestValidationError",
+    "Response",
+    "RetryPolicy",
     "ServerError",
     "ServiceUnavailableError",
+    "UnsafeURLError",
     "ValidationError",
     "__version__",
 ]

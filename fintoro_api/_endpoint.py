@@ -16,14 +16,20 @@ import httpx
 from ._exceptions import APIResponseValidationError, FintoroError, status_error
 
 
-class EndpointClient(Protocol):
-    """What a generated endpoint function needs from ``client=``: an httpx client to send through.
+class RequestSender(Protocol):
+    """The part of ``httpx.AsyncClient`` generated functions use (an AsyncClient satisfies it)."""
 
-    FintoroClient (and its scoped children) provide one that carries auth,
-    errors, retries and rate limiting as transport and hook layers.
+    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response: ...
+
+
+class EndpointClient(Protocol):
+    """What a generated endpoint function needs from ``client=``: something to send requests with.
+
+    FintoroClient (and its scopes) hand out a sender that adds auth, body
+    checks, idempotency keys, rate limiting, retries and typed errors.
     """
 
-    def get_async_httpx_client(self) -> httpx.AsyncClient: ...
+    def get_async_httpx_client(self) -> RequestSender: ...
 
 
 def json_body(response: httpx.Response) -> Any:

@@ -1,0 +1,232 @@
+"""FintoroClient: the client users hold.
+
+One client owns one httpx connection pool. ``with_token()`` and
+``with_options()`` return immutable scoped clients that share that pool (and
+its rate limiter and caches) but never each other's token or settings.
+Every generated endpoint function accepts any of them as ``client=``, and
+``client.<resource>.<action>(...)`` (the generated facade) calls them for you.
+"""
+
+from __future__ import annotations
+
+import sys
+from types import TracebackType
+from typing import Any
+
+import attrs
+import httpx
+
+from ._headers import RateLimitInfo
+from ._http import Core, LookupCache, ScopeOptions, Sender
+from ._logging import setup_from_env
+from ._ratelimit import InMemoryRateLimiter, RateLimiter
+from ._resources import Resources
+from ._retry import RetryPolicy
+from ._secrets import Secret
+
+DEFAULT_BASE_URL = "https://app.fintoro.sk/api/public/v1"
+# httpx has a 5 s default for everything; a large PDF or a slow report needs
+# longer reads, while a dead host should fail fast on connect.
+DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
+DEFAULT_LIMITS = httpx.Limits(max_connections=20, max_keepalive_connections=10)
+DEFAULT_MAX_RETRIES = 2
+_UNSET: Any = object()
+
+
+def _timeout(value: float | httpx.Timeout | None) -> httpx.Timeout:
+    if isinstance(value, httpx.Timeout):
+        return value
+    if value is None or (isinstance(value, int | float) and not isinstance(value, bool) and value > 0):
+        return httpx.Timeout(value)
+    raise ValueError(f"timeout must be a positive number of seconds, an httpx.Timeout or None, got {value!r}")
+
+
+def _base_url(value: str) -> httpx.URL:
+    url = httpx.URL(value)
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError(f"base_url must be an absolute http(s) URL, got {value!r}")
+    return url
+
+
+class FintoroClient(Resources):
+    """Async client for the Fintoro API.
+
+    >>> async with FintoroClient(token) as fintoro:
+    ...     invoice = await fintoro.invoices.show(301)
+
+    Args:
+        token: the company's API bearer token (never logged or shown in reprs).
+        base_url: the API root.
+        accept_language: default ``Accept-Language`` for every request (``with_options`` overrides it).
+        timeout: seconds or an ``httpx.Timeout``; default 60 s total, 5 s to connect.
+        max_retries: resends of a failed attempt when that cannot duplicate a write (0 disables).
+        transport: an httpx transport for the pool we create (custom TLS, proxies, tests).
+        http_client: an ``httpx.AsyncClient`` to send through instead of our own pool; it is not
+            closed by ``aclose()`` (you own it). Its headers and auth are not used.
+        rate_limiter: where requests wait for their company's budget (default: in-memory,
+            120 per 60 s per company); ``NoRateLimit()`` to disable.
+        company: rate-limit key for this token's company when known (scopes with the same key
+            share one budget); otherwise learned by ``current_company()`` or keyed by token.
+        cache_lookups: cache the fixed lookups (countries, currencies, ...) per language.
+    """
+
+    def __init__(
+        self,
+        token: str,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        accept_language: str | None = None,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        transport: httpx.AsyncBaseTransport | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        rate_limiter: RateLimiter | None = None,
+        company: str | None = None,
+        cache_lookups: bool = True,
+    ) -> None:
+        setup_from_env()
+        if http_client is not None and transport is not None:
+            raise ValueError("pass either http_client or transport, not both")
+        options = ScopeOptions(
+            token=Secret(token),
+            accept_language=accept_language,
+            timeout=_timeout(timeout),
+            retry=RetryPolicy(max_retries=max_retries),
+            company=company,
+        )
+        url = _base_url(base_url)
+        owns_http = http_client is None
+        http = http_client or httpx.AsyncClient(transport=transport, limits=DEFAULT_LIMITS, timeout=options.timeout)
+        core = Core(
+            http=http,
+            owns_http=owns_http,
+            base_url=url,
+            limiter=rate_limiter if rate_limiter is not None else InMemoryRateLimiter(),
+            lookup_cache=LookupCache() if cache_lookups else None,
+            user_agent=f"fintoro-api/{_version()} python/{sys.version_info.major}.{sys.version_info.minor}",
+        )
+        self._init_scope(core, options, is_root=True)
+
+    def _init_scope(self, core: Core, options: ScopeOptions, *, is_root: bool) -> None:
+        self._core = core
+        self._options = options
+        self._is_root = is_root
+        self._sender = Sender(core, options)
+
+    @classmethod
+    def _scope(cls, core: Core, options: ScopeOptions) -> FintoroClient:
+        scoped = cls.__new__(cls)
+        scoped._init_scope(core, options, is_root=False)
+        return scoped
+
+    # --- what generated endpoint functions use -------------------------------------------
+
+    def get_async_httpx_client(self) -> Sender:
+        """The request sender generated functions call (auth, retries, errors, rate limit)."""
+        return self._sender
+
+    # --- scopes ----------------------------------------------------------------------------
+
+    def with_token(self, token: str, *, company: str | None = None) -> FintoroClient:
+        """A client for another company's token on the same connection pool.
+
+        The parent is not modified; closing the scope does not close the pool.
+        """
+        return self._scope(self._core, attrs.evolve(self._options, token=Secret(token), company=company))
+
+    def with_options(
+        self,
+        *,
+        accept_language: str | None = _UNSET,
+        timeout: float | httpx.Timeout | None = _UNSET,
+        max_retries: int = _UNSET,
+    ) -> FintoroClient:
+        """A client with other per-call settings (same token, same pool), e.g. ``max_retries=0``."""
+        changes: dict[str, Any] = {}
+        if accept_language is not _UNSET:
+            changes["accept_language"] = accept_language
+        if timeout is not _UNSET:
+            changes["timeout"] = _timeout(timeout)
+        if max_retries is not _UNSET:
+            changes["retry"] = attrs.evolve(self._options.retry, max_retries=max_retries)
+        return self._scope(self._core, attrs.evolve(self._options, **changes))
+
+    async def current_company(self) -> str:
+        """The name of the company this token belongs to (``GET /whoami``).
+
+        Also makes every scope of this client with a token of that company
+        share one rate-limit budget.
+        """
+        from .api.token_identity import show_whoami
+
+        identity = await show_whoami.asyncio(client=self)
+        self._core.companies[self._options.token.fingerprint] = f"company:{identity.name}"
+        return identity.name
+
+    @property
+    def base_url(self) -> httpx.URL:
+        return self._core.base_url
+
+    @property
+    def accept_language(self) -> str | None:
+        return self._options.accept_language
+
+    @property
+    def max_retries(self) -> int:
+        return self._options.retry.max_retries
+
+    @property
+    def timeout(self) -> httpx.Timeout:
+        return self._options.timeout
+
+    @property
+    def rate_limit_key(self) -> str:
+        """The key this scope's requests are paced under (company name once known, else a token fingerprint)."""
+        return self._sender.rate_limit_key
+
+    def clear_lookup_cache(self) -> None:
+        if self._core.lookup_cache is not None:
+            self._core.lookup_cache.clear()
+
+    @staticmethod
+    def rate_limit_info(response: httpx.Response) -> RateLimitInfo:
+        """The X-RateLimit-* state a response reported."""
+        return RateLimitInfo.from_headers(response.headers)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def is_closed(self) -> bool:
+        return self._core.closed
+
+    async def aclose(self) -> None:
+        """Close the connection pool (root client only; closing a scope leaves the pool open)."""
+        if not self._is_root or self._core.closed:
+            return
+        self._core.closed = True
+        if self._core.owns_http:
+            await self._core.http.aclose()
+
+    async def __aenter__(self) -> FintoroClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        kind = "FintoroClient" if self._is_root else "FintoroClient(scope)"
+        return (
+            f"<{kind} base_url={str(self._core.base_url)!r} token=<redacted>"
+            f" accept_language={self._options.accept_language!r} max_retries={self.max_retries}>"
+        )
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__

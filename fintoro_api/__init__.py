@@ -5,7 +5,7 @@ Generated endpoint functions live in ``fintoro_api.api.<tag>.<operation>``
 (``asyncio`` / ``asyncio_detailed``, taking ``client=``) and models in
 ``fintoro_api.models``.
 """
-# ruff: noqa: E402 - the imports follow the completeness check
+
 
 from pathlib import Path as _Path
 

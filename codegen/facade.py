@@ -79,6 +79,58 @@ def _type_imports(imports: list[ast.Import | ast.ImportFrom]) -> set[str]:
     return lines
 
 
+def _item_type(
+    package: Path, function: ast.AsyncFunctionDef, imports: list[ast.Import | ast.ImportFrom]
+) -> tuple[str, str]:
+    """(item class, its import line) of a list response: the ``X`` of its ``data: list[X]`` field."""
+    page_class = ast.unparse(function.returns) if function.returns else ""
+    module = next(
+        (n.module for n in imports if isinstance(n, ast.ImportFrom) and any(a.name == page_class for a in n.names)),
+        None,
+    )
+    if module is None:
+        raise CodegenError(f"cannot find the module of {page_class}")
+    tree = ast.parse((package / (module.replace(".", "/") + ".py")).read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id == "data":
+            match = re.search(r"list\[(\w+)\]", ast.unparse(node.annotation))
+            if match:
+                item = match.group(1)
+                for imp in ast.walk(tree):
+                    if isinstance(imp, ast.ImportFrom) and any(a.name == item for a in imp.names):
+                        return item, f"from .{imp.module} import {item}"
+    raise CodegenError(f"{page_class} has no typed `data: list[...]` field to paginate")
+
+
+def _pager_method(name: str, module: str, function: ast.AsyncFunctionDef, item: str, per_page_max: int) -> str:
+    args = function.args
+    filters = [
+        (a, d)
+        for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True)
+        if a.arg not in ("client", "page", "per_page")
+    ]
+    params = ["self", "*"]
+    for arg, _default in filters:
+        annotation = ast.unparse(arg.annotation) if arg.annotation else "Any"
+        if "Unset" not in annotation:
+            annotation = f"{annotation} | Unset"
+        params.append(f"{arg.arg}: {annotation} = UNSET")
+    params += ["per_page: int | None = None", "max_items: int | None = None"]
+    given = ", ".join(f"{a.arg}={a.arg}" for a, _ in filters)
+    tag, module_name = module.split(".")
+    return (
+        f"    def {name}_all({', '.join(params)}) -> AsyncPager[{item}]:\n"
+        f'        """Every item of ``{name}`` across all pages (``async for``), {per_page_max} per request.\n\n'
+        f"        ``per_page`` (1-{per_page_max}) overrides the page size; ``max_items`` stops early.\n"
+        f'        """\n'
+        f"        from .api.{tag} import {module_name}\n\n"
+        f"        filters = _given({given})\n\n"
+        f"        async def fetch(page: int, size: int) -> Any:\n"
+        f"            return await {module_name}.asyncio(client=self._client, page=page, per_page=size, **filters)\n\n"
+        f"        return AsyncPager(fetch, per_page=per_page, per_page_max={per_page_max}, max_items=max_items)\n"
+    )
+
+
 def _method(name: str, module: str, function: ast.AsyncFunctionDef, summary: str) -> str:
     args = function.args
     positional = [a for a in args.posonlyargs + args.args]
@@ -114,7 +166,10 @@ def _method(name: str, module: str, function: ast.AsyncFunctionDef, summary: str
 
 
 def write_facade(
-    package: Path, operations: list[tuple[str, str, dict[str, Any]]], modules: dict[str, str]
+    package: Path,
+    operations: list[tuple[str, str, dict[str, Any]]],
+    modules: dict[str, str],
+    per_page_max: dict[str, int | None],
 ) -> list[tuple[str, str, str, str]]:
     """Write _resources.py; return (operationId, resource, action, module) rows for the docs table."""
     by_resource: dict[str, list[tuple[str, str, str]]] = {}
@@ -139,6 +194,12 @@ def write_facade(
             imports |= _type_imports(module_imports)
             methods.append(_method(action, module, function, summary))
             rows.append((op_id, resource, action, module))
+            maximum = per_page_max.get(op_id)
+            if maximum is not None:
+                item, item_import = _item_type(package, function, module_imports)
+                imports.add(item_import)
+                methods.append(_pager_method(action, module, function, item, maximum))
+                rows.append((op_id, resource, f"{action}_all", module))
         classes.append(
             f"class {_class_name(resource)}(_Resource):\n"
             f'    """``client.{resource}``: {len(entries)} operation(s) under /{resource.replace("_", "-")}."""\n\n'
@@ -156,6 +217,7 @@ def write_facade(
         "from functools import cached_property\n"
         "from typing import TYPE_CHECKING, Any\n\n"
         "from ._endpoint import EndpointClient\n"
+        "from ._pagination import AsyncPager\n"
         "from .types import UNSET, Unset\n\n"
         "if TYPE_CHECKING:\n" + "".join(f"    {line}\n" for line in sorted(imports)) + "\n\n"
         "def _given(**kwargs: Any) -> dict[str, Any]:\n"

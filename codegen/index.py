@@ -204,7 +204,8 @@ def write_modules(
     (package / "_spec_index.py").write_text(text, encoding="utf-8")
     aliases = write_aliases(package, raw_spec)
     by_id = {op["operationId"]: modules[(method.upper(), route_shape(path))] for method, path, op, _ in operations}
-    facade_rows = write_facade(package, [(m, p, op) for m, p, op, _ in operations], by_id)
+    maxima = {op["operationId"]: _per_page_max(params) for _, _, op, params in operations}
+    facade_rows = write_facade(package, [(m, p, op) for m, p, op, _ in operations], by_id, maxima)
     models = sum(1 for path in (package / "models").glob("*.py") if not path.name.startswith("_"))
     counts = {"operations": len(operations), "models": models, "model_aliases": len(aliases)}
     return counts, operations_table(facade_rows)

@@ -6,7 +6,6 @@ Generated endpoint functions live in ``fintoro_api.api.<tag>.<operation>``
 ``fintoro_api.models``.
 """
 
-
 from pathlib import Path as _Path
 
 if not _Path(__file__).with_name("_generated.json").exists():
@@ -34,6 +33,7 @@ from ._exceptions import (
 )
 from ._headers import RateLimitInfo
 from ._http import UnsafeURLError
+from ._idempotency import idempotency_key
 from ._ratelimit import InMemoryRateLimiter, NoRateLimit, RateLimiter
 from ._retry import RetryPolicy
 from .types import Response
@@ -68,4 +68,5 @@ __all__ = [
     "UnsafeURLError",
     "ValidationError",
     "__version__",
+    "idempotency_key",
 ]

@@ -60,6 +60,7 @@ class FintoroClient(Resources):
         accept_language: default ``Accept-Language`` for every request (``with_options`` overrides it).
         timeout: seconds or an ``httpx.Timeout``; default 60 s total, 5 s to connect.
         max_retries: resends of a failed attempt when that cannot duplicate a write (0 disables).
+        retry: a full ``RetryPolicy`` (backoff, Retry-After cap) instead of ``max_retries``.
         transport: an httpx transport for the pool we create (custom TLS, proxies, tests).
         http_client: an ``httpx.AsyncClient`` to send through instead of our own pool; it is not
             closed by ``aclose()`` (you own it). Its headers and auth are not used.
@@ -78,6 +79,7 @@ class FintoroClient(Resources):
         accept_language: str | None = None,
         timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
+        retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         http_client: httpx.AsyncClient | None = None,
         rate_limiter: RateLimiter | None = None,
@@ -91,7 +93,7 @@ class FintoroClient(Resources):
             token=Secret(token),
             accept_language=accept_language,
             timeout=_timeout(timeout),
-            retry=RetryPolicy(max_retries=max_retries),
+            retry=retry if retry is not None else RetryPolicy(max_retries=max_retries),
             company=company,
         )
         url = _base_url(base_url)

@@ -54,6 +54,15 @@ def _binary_type(operation: dict[str, Any]) -> str | None:
     return None
 
 
+def _multipart_arrays(spec: dict[str, Any], operation: dict[str, Any]) -> tuple[str, ...]:
+    """Array properties of a multipart body: PHP needs them sent as ``name[]`` parts."""
+    schema = operation.get("requestBody", {}).get("content", {}).get("multipart/form-data", {}).get("schema", {})
+    ref = schema.get("$ref")
+    if ref:
+        schema = spec.get("components", {}).get("schemas", {}).get(ref.rsplit("/", 1)[-1], {})
+    return tuple(sorted(name for name, prop in schema.get("properties", {}).items() if prop.get("type") == "array"))
+
+
 def _per_page_max(params: list[dict[str, Any]]) -> int | None:
     for param in params:
         if param.get("in") == "query" and param.get("name") == "perPage":
@@ -179,6 +188,7 @@ def write_modules(
             f"        per_page_max={_per_page_max(params)!r},\n"
             f"        binary={_binary_type(operation)!r},\n"
             f"        body_schema={_body_schema(operation)!r},\n"
+            f"        multipart_arrays={_multipart_arrays(patched_spec, operation)!r},\n"
             f"    ),\n"
         )
     text = (
@@ -194,7 +204,8 @@ def write_modules(
         "    idempotency_key: bool  # the spec declares an Idempotency-Key header\n"
         "    per_page_max: int | None  # the perPage maximum of a paginated list\n"
         "    binary: str | None  # the content type of a binary (download) success response\n"
-        "    body_schema: str | None  # the component schema of a JSON request body\n\n\n"
+        "    body_schema: str | None  # the component schema of a JSON request body\n"
+        "    multipart_arrays: tuple[str, ...]  # multipart array fields, sent as name[] parts for PHP\n\n\n"
         "OPERATIONS: dict[str, Operation] = {\n" + "".join(op_rows) + "}\n\n"
         "# Required-only anyOf rules removed by the overlay (at least one alternative must be fully present).\n"
         f"BODY_RULES: dict[str, tuple[tuple[str, ...], ...]] = {_tuples(rules)}\n\n"
@@ -205,7 +216,8 @@ def write_modules(
     aliases = write_aliases(package, raw_spec)
     by_id = {op["operationId"]: modules[(method.upper(), route_shape(path))] for method, path, op, _ in operations}
     maxima = {op["operationId"]: _per_page_max(params) for _, _, op, params in operations}
-    facade_rows = write_facade(package, [(m, p, op) for m, p, op, _ in operations], by_id, maxima)
+    binaries = {op["operationId"]: _binary_type(op) for _, _, op, _ in operations}
+    facade_rows = write_facade(package, [(m, p, op) for m, p, op, _ in operations], by_id, maxima, binaries)
     models = sum(1 for path in (package / "models").glob("*.py") if not path.name.startswith("_"))
     counts = {"operations": len(operations), "models": models, "model_aliases": len(aliases)}
     return counts, operations_table(facade_rows)

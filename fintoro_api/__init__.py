@@ -22,6 +22,7 @@ from ._exceptions import (
     APIStatusError,
     APITimeoutError,
     AuthenticationError,
+    DownloadInterruptedError,
     FintoroError,
     IdempotencyConflictError,
     NotFoundError,
@@ -29,13 +30,16 @@ from ._exceptions import (
     RateLimitError,
     ServerError,
     ServiceUnavailableError,
+    UnexpectedContentTypeError,
     ValidationError,
 )
 from ._headers import RateLimitInfo
 from ._http import UnsafeURLError
 from ._idempotency import idempotency_key
+from ._pagination import AsyncPager
 from ._ratelimit import InMemoryRateLimiter, NoRateLimit, RateLimiter
 from ._retry import RetryPolicy
+from ._transfers import Download
 from .types import Response
 
 __version__ = "0.1.0"
@@ -49,7 +53,10 @@ __all__ = [
     "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
+    "AsyncPager",
     "AuthenticationError",
+    "Download",
+    "DownloadInterruptedError",
     "FintoroClient",
     "FintoroError",
     "IdempotencyConflictError",
@@ -65,6 +72,7 @@ __all__ = [
     "RetryPolicy",
     "ServerError",
     "ServiceUnavailableError",
+    "UnexpectedContentTypeError",
     "UnsafeURLError",
     "ValidationError",
     "__version__",

@@ -9,13 +9,17 @@ Every generated endpoint function accepts any of them as ``client=``, and
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Iterable
+from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Any
 
 import attrs
 import httpx
 
+from . import _transfers
 from ._headers import RateLimitInfo
 from ._http import Core, LookupCache, ScopeOptions, Sender
 from ._logging import setup_from_env
@@ -23,6 +27,7 @@ from ._ratelimit import InMemoryRateLimiter, RateLimiter
 from ._resources import Resources
 from ._retry import RetryPolicy
 from ._secrets import Secret
+from ._transfers import Download, ProgressCallback, UploadItem
 
 DEFAULT_BASE_URL = "https://app.fintoro.sk/api/public/v1"
 # httpx has a 5 s default for everything; a large PDF or a slow report needs
@@ -194,6 +199,34 @@ class FintoroClient(Resources):
     def rate_limit_info(response: httpx.Response) -> RateLimitInfo:
         """The X-RateLimit-* state a response reported."""
         return RateLimitInfo.from_headers(response.headers)
+
+    # --- binary transfers ------------------------------------------------------------------
+
+    def stream(self, path_or_url: str) -> AbstractAsyncContextManager[Download]:
+        """Stream a binary endpoint (or a same-origin ``pdfDownloadUrl``) in constant memory.
+
+        >>> async with fintoro.stream("/invoices/301/pdf") as download:
+        ...     async for chunk in download.iter_bytes():
+        ...         ...
+        """
+        return _transfers.stream(self._sender, path_or_url)
+
+    async def save(
+        self,
+        path_or_url: str,
+        destination: str | os.PathLike[str],
+        *,
+        progress: ProgressCallback | None = None,
+    ) -> int:
+        """Download to ``destination`` atomically (complete file or nothing); return bytes written.
+
+        ``progress(bytes_done, total_or_None)`` is called after every chunk.
+        """
+        return await _transfers.save(self._sender, path_or_url, destination, progress=progress)
+
+    async def upload_attachments(self, files: UploadItem | Iterable[UploadItem]) -> list[str]:
+        """Upload CRM attachment files (paths, bytes or binary file objects), streamed; return upload tokens."""
+        return await _transfers.upload_attachments(self._sender, files)
 
     # --- lifecycle ---------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "AuthenticationError",
+    "DownloadInterruptedError",
     "FintoroError",
     "IdempotencyConflictError",
     "NotFoundError",
@@ -31,6 +32,7 @@ __all__ = [
     "RateLimitError",
     "ServerError",
     "ServiceUnavailableError",
+    "UnexpectedContentTypeError",
     "ValidationError",
     "status_error",
 ]
@@ -71,6 +73,10 @@ class APITimeoutError(APIConnectionError):
         super().__init__(message, request=request)
 
 
+class DownloadInterruptedError(APIConnectionError):
+    """The connection broke after the body had started; nothing was saved."""
+
+
 class APIResponseValidationError(APIError):
     """A 2xx response whose body does not match the schema (or an undeclared 2xx status)."""
 
@@ -86,6 +92,10 @@ class APIResponseValidationError(APIError):
         )
         self.response = response
         self.status_code = response.status_code
+
+
+class UnexpectedContentTypeError(APIResponseValidationError):
+    """A 2xx download whose Content-Type is not what the endpoint serves (e.g. HTML instead of a PDF)."""
 
 
 class APIStatusError(APIError):

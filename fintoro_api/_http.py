@@ -46,16 +46,21 @@ class UnsafeURLError(FintoroError, ValueError):
     """A URL outside the client's base origin: the bearer token is never sent there."""
 
 
-def operation_of(request: httpx.Request) -> _spec_index.Operation | None:
+def operation_of_route(extensions: Mapping[str, Any] | None) -> _spec_index.Operation | None:
     """The spec operation a generated function is calling (its route travels in request extensions)."""
     global _ROUTES
-    route = request.extensions.get("fintoro_route")
+    route = (extensions or {}).get("fintoro_route")
     if route is None:
         return None
     if _ROUTES is None:
         _ROUTES = {(op.method, _PATH_PARAM.sub("{}", op.path)): op for op in _spec_index.OPERATIONS.values()}
     method, path = route
     return _ROUTES.get((method, _PATH_PARAM.sub("{}", path)))
+
+
+def php_array_parts(files: list[tuple[str, Any]], arrays: tuple[str, ...]) -> list[tuple[str, Any]]:
+    """Name array fields ``files[]``: PHP keeps only the last of several parts with one plain name."""
+    return [(f"{name}[]" if name in arrays else name, value) for name, value in files]
 
 
 def origin_of(url: httpx.URL) -> tuple[str, str, int | None]:
@@ -158,6 +163,10 @@ class Sender:
     def __repr__(self) -> str:
         return f"Sender(base_url={str(self._core.base_url)!r})"
 
+    @property
+    def base_url(self) -> httpx.URL:
+        return self._core.base_url
+
     def build_request(
         self,
         method: str,
@@ -194,8 +203,10 @@ class Sender:
 
     async def request(self, method: str, url: str | httpx.URL, **kwargs: Any) -> httpx.Response:
         """Send one logical call (with its retries) and return a 2xx response, body read."""
+        operation = operation_of_route(kwargs.get("extensions"))
+        if operation is not None and operation.multipart_arrays and kwargs.get("files"):
+            kwargs["files"] = php_array_parts(kwargs["files"], operation.multipart_arrays)
         request = self.build_request(method, url, **kwargs)
-        operation = operation_of(request)
         if operation is not None:
             if operation.body_schema and kwargs.get("json") is not None:
                 check_body(operation.body_schema, kwargs["json"])

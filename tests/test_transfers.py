@@ -1,0 +1,236 @@
+"""Issue: binary transfers. Streamed downloads, atomic saves, typed errors, streamed multipart uploads."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from python_multipart import MultipartParser
+from python_multipart.multipart import parse_options_header
+
+from fintoro_api import (
+    DownloadInterruptedError,
+    FintoroClient,
+    NoRateLimit,
+    NotFoundError,
+    RetryPolicy,
+    UnexpectedContentTypeError,
+    UnsafeURLError,
+)
+from fintoro_api._transfers import filename_from
+
+from .support.asgi import header, read_body, respond, serve
+from .support.rawhttp import Reply, Request, raw_server
+
+PDF = b"%PDF-1.7\n" + os.urandom(3 * 1024 * 1024 + 17) + b"\n%%EOF"
+
+
+def pdf_app(body: bytes = PDF, *, content_type: str = "application/pdf", status: int = 200) -> Any:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await read_body(receive)
+        if status != 200:
+            await respond(send, status, {"message": "No query results for model."}, {"X-Request-Id": "r-err"})
+            return
+        headers = [
+            (b"content-type", content_type.encode()),
+            (b"content-length", str(len(body)).encode()),
+            (
+                b"content-disposition",
+                b"attachment; filename=\"FA-2026001.pdf\"; filename*=UTF-8''Fakt%C3%BAra%202026001.pdf",
+            ),
+            (b"x-request-id", b"r-pdf"),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        for start in range(0, len(body), 256 * 1024):
+            chunk = body[start : start + 256 * 1024]
+            await send({"type": "http.response.body", "body": chunk, "more_body": start + len(chunk) < len(body)})
+
+    return app
+
+
+def client_for(url: str, **kwargs: Any) -> FintoroClient:
+    return FintoroClient("tok", base_url=url + "/api/public/v1", rate_limiter=NoRateLimit(), **kwargs)
+
+
+async def test_stream_yields_exactly_the_served_bytes_with_metadata() -> None:
+    async with serve(pdf_app()) as url, client_for(url) as client, client.stream("/invoices/301/pdf") as download:
+        assert download.content_type == "application/pdf"
+        assert download.content_length == len(PDF)
+        assert download.filename == "Faktúra 2026001.pdf"
+        assert download.request_id == "r-pdf"
+        received = b"".join([chunk async for chunk in download.iter_bytes()])
+    assert received == PDF
+
+
+async def test_save_is_complete_reports_progress_and_accepts_pdf_download_url(tmp_path: Path) -> None:
+    progress: list[tuple[int, int | None]] = []
+    async with serve(pdf_app()) as url, client_for(url) as client:
+        written = await client.save(
+            f"{url}/api/public/v1/invoices/301/pdf", tmp_path / "a.pdf", progress=lambda d, t: progress.append((d, t))
+        )
+        via_facade = await client.invoices.save_pdf(301, tmp_path)
+    assert written == len(PDF) == (tmp_path / "a.pdf").stat().st_size
+    assert (tmp_path / "a.pdf").read_bytes() == PDF
+    assert progress[-1] == (len(PDF), len(PDF)) and len(progress) > 1
+    assert via_facade == len(PDF) and (tmp_path / "Faktúra 2026001.pdf").read_bytes() == PDF
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["Faktúra 2026001.pdf", "a.pdf"], "no temp files left"
+
+
+async def test_mid_body_disconnect_leaves_no_file_and_no_temp_file(tmp_path: Path) -> None:
+    attempts: list[Request] = []
+
+    async def cut(request: Request) -> Reply:
+        attempts.append(request)
+        return Reply(200, {"Content-Type": "application/pdf"}, PDF, cut_body_after=1024 * 1024)
+
+    async with raw_server(cut) as url, client_for(url) as client:
+        with pytest.raises(DownloadInterruptedError):
+            await client.save("/orders/7/pdf", tmp_path / "order.pdf")
+    assert list(tmp_path.iterdir()) == []
+    assert len(attempts) == 1, "after the first body byte a transfer is not silently restarted"
+
+
+async def test_error_statuses_raise_and_write_nothing(tmp_path: Path) -> None:
+    async with serve(pdf_app(status=404)) as url, client_for(url) as client:
+        with pytest.raises(NotFoundError) as caught:
+            await client.save("/invoices/999/pdf", tmp_path / "x.pdf")
+    assert caught.value.request_id == "r-err" and caught.value.body == {"message": "No query results for model."}
+    async with serve(pdf_app(b"<html>login</html>", content_type="text/html")) as url, client_for(url) as client:
+        with pytest.raises(UnexpectedContentTypeError):
+            await client.save("/invoices/1/pdf", tmp_path / "y.pdf")
+        with pytest.raises(UnexpectedContentTypeError, match="application/zip"):
+            await client.save("/contact-activity-logs/1/attachments", tmp_path / "z.zip")
+    assert list(tmp_path.iterdir()) == []
+
+
+async def test_download_retries_until_the_first_byte(tmp_path: Path) -> None:
+    calls: list[Request] = []
+
+    async def flaky(request: Request) -> Reply:
+        calls.append(request)
+        if len(calls) == 1:
+            return Reply(503, {"Content-Type": "application/json"}, b'{"message":"Service Unavailable"}')
+        return Reply(200, {"Content-Type": "application/zip"}, b"PK\x03\x04zip-bytes")
+
+    fast = RetryPolicy(max_retries=2, initial_delay=0.01)
+    async with raw_server(flaky) as url, client_for(url, retry=fast) as client:
+        assert await client.save("/contact-activity-logs/3/attachments", tmp_path / "a.zip") == 13
+    assert len(calls) == 2 and (tmp_path / "a.zip").read_bytes() == b"PK\x03\x04zip-bytes"
+
+
+async def test_download_url_on_another_host_is_refused(tmp_path: Path) -> None:
+    hits: list[str] = []
+
+    async def other(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        hits.append(header(scope, "authorization") or "")
+        await respond(send, 200, raw=PDF)
+
+    async with serve(other) as evil, client_for("https://app.test") as client:
+        with pytest.raises(UnsafeURLError):
+            await client.save(f"{evil}/api/public/v1/invoices/1/pdf", tmp_path / "x.pdf")
+    assert hits == [] and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("header_value", "expected"),
+    [
+        ('attachment; filename="invoice-301.pdf"', "invoice-301.pdf"),
+        ("attachment; filename=plain.pdf", "plain.pdf"),
+        ("attachment; filename*=UTF-8''Fakt%C3%BAra%20%C4%8D.%201.pdf", "Faktúra č. 1.pdf"),
+        ("attachment; filename=\"fallback.pdf\"; filename*=UTF-8''pref%C3%A9r%C3%A9.pdf", "preféré.pdf"),
+        ("attachment", None),
+        (None, None),
+    ],
+)
+def test_filename_parsing(header_value: str | None, expected: str | None) -> None:
+    assert filename_from(header_value) == expected
+
+
+class MultipartSink:
+    """An ASGI app that parses multipart uploads with python-multipart as they stream in (hashing, not storing)."""
+
+    def __init__(self) -> None:
+        self.parts: list[dict[str, Any]] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        _, options = parse_options_header(header(scope, "content-type") or "")
+        current: dict[str, Any] = {}
+        field: list[bytes] = []
+
+        def on_part_begin() -> None:
+            current.clear()
+            current.update(headers={}, sha=hashlib.sha256(), size=0)
+
+        def on_header_field(data: bytes, start: int, end: int) -> None:
+            field[:] = [data[start:end]]
+
+        def on_header_value(data: bytes, start: int, end: int) -> None:
+            current["headers"][field[0].decode().lower()] = data[start:end].decode()
+
+        def on_part_data(data: bytes, start: int, end: int) -> None:
+            current["sha"].update(data[start:end])
+            current["size"] += end - start
+
+        def on_part_end() -> None:
+            _, disposition = parse_options_header(current["headers"]["content-disposition"])
+            self.parts.append(
+                {
+                    "name": disposition[b"name"].decode(),
+                    "filename": disposition.get(b"filename", b"").decode(),
+                    "sha256": current["sha"].hexdigest(),
+                    "size": current["size"],
+                }
+            )
+
+        parser = MultipartParser(
+            options[b"boundary"],
+            {
+                "on_part_begin": on_part_begin,
+                "on_header_field": on_header_field,
+                "on_header_value": on_header_value,
+                "on_part_data": on_part_data,
+                "on_part_end": on_part_end,
+            },
+        )
+        while True:
+            message = await receive()
+            parser.write(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        parser.finalize()
+        data = [
+            {"uploadToken": f"tok-{i}", "fileName": p["filename"], "size": p["size"]} for i, p in enumerate(self.parts)
+        ]
+        await respond(send, 201, {"data": data})
+
+
+async def test_upload_of_three_files_including_20_mib_arrives_intact(tmp_path: Path) -> None:
+    big = tmp_path / "scan.pdf"
+    with big.open("wb") as handle:
+        for _ in range(20):
+            handle.write(os.urandom(1024 * 1024))
+    small = b"hello, attachment"
+    memo = tmp_path / "memo.txt"
+    memo.write_bytes("poznámka".encode())
+    sink = MultipartSink()
+    async with serve(sink) as url, client_for(url) as client:
+        with memo.open("rb") as memo_file:
+            tokens = await client.upload_attachments([big, small, memo_file])
+    assert tokens == ["tok-0", "tok-1", "tok-2"]
+    assert [p["name"] for p in sink.parts] == ["files[]"] * 3, "PHP array parts"
+    assert [p["filename"] for p in sink.parts] == ["scan.pdf", "attachment-2", "memo.txt"]
+    assert sink.parts[0]["sha256"] == hashlib.sha256(big.read_bytes()).hexdigest()
+    assert sink.parts[0]["size"] == 20 * 1024 * 1024
+    assert sink.parts[1]["sha256"] == hashlib.sha256(small).hexdigest()
+    assert sink.parts[2]["sha256"] == hashlib.sha256(memo.read_bytes()).hexdigest()
+
+
+async def test_upload_rejects_nothing_and_junk() -> None:
+    async with client_for("https://app.test") as client:
+        with pytest.raises(ValueError, match="at least one"):
+            await client.upload_attachments([])
+        with pytest.raises(TypeError, match="cannot upload int"):
+            await client.upload_attachments([42])  # type: ignore[list-item]

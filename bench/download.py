@@ -60,7 +60,7 @@ async def _run_variant(variant: str, url: str, target: str) -> dict[str, float]:
         started = time.perf_counter()
         if variant == "baseline":
             async with http.stream("GET", f"{base}/invoices/1/pdf") as response:
-                with open(target, "wb") as handle:  # noqa: ASYNC230 - the same blocking writes as the client's
+                with open(target, "wb") as handle:
                     async for chunk in response.aiter_bytes(64 * 1024):
                         handle.write(chunk)
                     handle.flush()

@@ -12,7 +12,7 @@ export ALLOW_UNPINNED_SPEC
 GEN_INPUTS := openapi/pin.json generator-config.yaml $(wildcard overlays/*.yaml overlays/templates/*.jinja codegen/*.py)
 STAMP      := fintoro_api/_generated.json
 
-.PHONY: help install spec generate test test-fast lint typecheck check bench clean
+.PHONY: help install spec generate test test-fast lint typecheck check bench clean prism demo
 
 help:
 	@echo "make install    create .venv with runtime + dev dependencies, generate, install editable"
@@ -52,7 +52,7 @@ generate: $(VENV)/.deps
 	@$(PY) -m codegen generate
 
 # --- checks ------------------------------------------------------------------
-test: install
+test: install $(PRISM_BIN)
 	$(PY) -m pytest -q
 
 test-fast: install
@@ -74,3 +74,17 @@ clean:
 	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache $(VENV)
 	rm -rf fintoro_api/api fintoro_api/models fintoro_api/types.py fintoro_api/_spec_index.py \
 	  fintoro_api/_resources.py $(STAMP)
+
+# --- Prism mock server (contract tests, demo) ---------------------------------
+PRISM_BIN := tools/prism/node_modules/.bin/prism
+
+$(PRISM_BIN): tools/prism/package.json tools/prism/package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm not found: install Node.js 18+ (Debian: apt-get install nodejs npm)"; exit 2; }
+	cd tools/prism && npm ci --no-audit --no-fund --loglevel=error \
+	  || { echo "error: installing Prism failed (no access to the npm registry?)"; exit 2; }
+	@touch $@
+
+prism: $(PRISM_BIN)
+
+demo: install $(PRISM_BIN)
+	$(PY) -m tools.demo

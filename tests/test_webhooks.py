@@ -160,13 +160,22 @@ async def test_receiver_handles_each_of_200_double_deliveries_exactly_once() -> 
         handled.append(event.id)
 
     bodies = [event_body() for _ in range(200)]
-    async with serve(webhook_app(SECRET, handler)) as url, httpx.AsyncClient(base_url=url) as http:
+    limits = httpx.Limits(max_connections=40)
+    async with (
+        serve(webhook_app(SECRET, handler)) as url,
+        httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as http,
+    ):
+        pairs = asyncio.Semaphore(20)
 
         async def deliver(body: bytes) -> int:
             response = await http.post("/", content=body, headers=sign(body, SECRET))
             return response.status_code
 
-        statuses = await asyncio.gather(*(deliver(body) for body in bodies for _ in range(2)))
+        async def deliver_twice_at_once(body: bytes) -> list[int]:
+            async with pairs:
+                return list(await asyncio.gather(deliver(body), deliver(body)))
+
+        statuses = [s for pair in await asyncio.gather(*(deliver_twice_at_once(b) for b in bodies)) for s in pair]
     assert statuses == [204] * 400
     assert len(handled) == 200 and len(set(handled)) == 200
 

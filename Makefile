@@ -11,6 +11,7 @@ export ALLOW_UNPINNED_SPEC
 # What generated code is made from; a change to any of these regenerates.
 GEN_INPUTS := openapi/pin.json generator-config.yaml $(wildcard overlays/*.yaml overlays/templates/*.jinja codegen/*.py)
 STAMP      := fintoro_api/_generated.json
+PRISM_BIN  := tools/prism/node_modules/.bin/prism
 
 .PHONY: help install spec generate test test-fast lint typecheck check bench clean prism demo
 
@@ -19,6 +20,8 @@ help:
 	@echo "make test       run the test suite (installs and generates first when needed)"
 	@echo "make spec       vendor the pinned spec into openapi/ (SPEC=<path|url> to choose the source)"
 	@echo "make generate   regenerate fintoro_api's generated modules from openapi/"
+	@echo "make demo       run examples/quickstart.py against a local Prism mock of the API"
+	@echo "make prism      install the pinned Prism mock server (npm)"
 	@echo "make lint | typecheck | bench | clean"
 
 # --- environment -------------------------------------------------------------
@@ -71,12 +74,11 @@ bench: install
 	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 clean:
-	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache $(VENV)
+	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache $(VENV) tools/prism/node_modules
 	rm -rf fintoro_api/api fintoro_api/models fintoro_api/types.py fintoro_api/_spec_index.py \
 	  fintoro_api/_resources.py $(STAMP)
 
 # --- Prism mock server (contract tests, demo) ---------------------------------
-PRISM_BIN := tools/prism/node_modules/.bin/prism
 
 $(PRISM_BIN): tools/prism/package.json tools/prism/package-lock.json
 	@command -v npm >/dev/null || { echo "error: npm not found: install Node.js 18+ (Debian: apt-get install nodejs npm)"; exit 2; }

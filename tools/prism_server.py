@@ -53,7 +53,7 @@ def prism(*, dynamic: bool = False, spec: Path = SPEC, log: Path | None = None) 
     log_path.parent.mkdir(parents=True, exist_ok=True)
     command = [str(PRISM), "mock", "-h", "127.0.0.1", "-p", str(port), *(["-d"] if dynamic else []), str(spec)]
     with log_path.open("wb") as log_file:
-        process = subprocess.Popen(  # noqa: S603 - our own pinned binary
+        process = subprocess.Popen(
             command,
             stdout=log_file,
             stderr=subprocess.STDOUT,

@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from . import index
+from . import fidelity, index
 from .errors import CodegenError
 from .overlay import apply_overlays, load_overlays
 from .spec import ROOT
@@ -71,7 +71,7 @@ def _tool_path() -> str:
     return os.pathsep.join([_ruff_dir(), os.environ.get("PATH", "")])
 
 
-def run_generator(spec: dict[str, Any], workdir: Path) -> Path:
+def run_generator(spec: dict[str, Any], workdir: Path, template_dir: Path = TEMPLATE_DIR) -> Path:
     """Run openapi-python-client on ``spec`` (already patched); return the generated package dir."""
     spec_file = workdir / "openapi.patched.json"
     spec_file.write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
@@ -86,7 +86,7 @@ def run_generator(spec: dict[str, Any], workdir: Path) -> Path:
         "--config",
         str(CONFIG_FILE),
         "--custom-template-path",
-        str(TEMPLATE_DIR),
+        str(template_dir),
         "--meta",
         "none",
         "--output-path",
@@ -115,14 +115,22 @@ def generate(
     spec_sha256: str,
     *,
     package_dir: Path = PACKAGE_DIR,
+    template_dir: Path = TEMPLATE_DIR,
+    exact_numbers: bool = True,
 ) -> str:
-    """Generate into ``package_dir`` from a parsed (unpatched) spec; return a one-line summary."""
+    """Generate into ``package_dir`` from a parsed (unpatched) spec; return a one-line summary.
+
+    ``template_dir`` and ``exact_numbers=False`` exist for bench/parse.py, which
+    measures the plain generator's models against ours in the same run.
+    """
     check_tools()
     patched = apply_overlays(spec, load_overlays(OVERLAY_DIR.glob("*.overlay.yaml")))
     with tempfile.TemporaryDirectory(prefix="fintoro-codegen-") as tmp:
-        out = run_generator(patched, Path(tmp))
+        out = run_generator(patched, Path(tmp), template_dir)
+        rewritten = fidelity.decimal_numbers(out) if exact_numbers else 0
         summary, table = index.write_modules(out, raw_spec=spec, patched_spec=patched)
-        _format(out, [out / name for name in index.MODULES] + [out / "models" / "_aliases.py"])
+        summary["decimal_modules"] = rewritten
+        _format(out, [out / "models", out / "api"] + [out / name for name in index.MODULES])
         stamp = {"spec_sha256": spec_sha256, "generator": GENERATOR_VERSION, **summary}
         (out / STAMP).write_text(json.dumps(stamp, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         if not compileall.compile_dir(str(out), quiet=2, force=True, legacy=False):
@@ -138,13 +146,18 @@ def generate(
     )
 
 
-def _format(workdir: Path, files: list[Path]) -> None:
-    """Format the modules codegen writes itself, with the same pinned ruff and settings as the post-hooks."""
-    command = ["ruff", "format", "--isolated", "--line-length", "120", "--quiet", *map(str, files)]
+def _format(workdir: Path, paths: list[Path]) -> None:
+    """Re-sort imports and format what codegen rewrote or wrote, with the post-hooks' pinned ruff and settings."""
     env = {**os.environ, "PATH": _tool_path()}
-    proc = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, check=False)  # noqa: S603
-    if proc.returncode != 0:
-        raise CodegenError(f"ruff could not format the generated modules: {proc.stderr.strip()[:300]}")
+    for command in (
+        ["ruff", "check", "--isolated", "--fix-only", "--extend-select=I", "--line-length", "120", "--quiet"],
+        ["ruff", "format", "--isolated", "--line-length", "120", "--quiet"],
+    ):
+        proc = subprocess.run(  # noqa: S603 - the pinned ruff
+            [*command, *map(str, paths)], cwd=workdir, env=env, capture_output=True, text=True, check=False
+        )
+        if proc.returncode != 0:
+            raise CodegenError(f"ruff could not format the generated modules: {proc.stderr.strip()[:300]}")
 
 
 def _clear_bytecode(out: Path) -> None:

@@ -6,13 +6,13 @@ templates stay small and every behaviour lives in reviewed, type-checked code.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
 import httpx
 
+from . import _json
 from ._exceptions import APIResponseValidationError, FintoroError, status_error
 
 
@@ -33,8 +33,8 @@ class EndpointClient(Protocol):
 
 
 def json_body(response: httpx.Response) -> Any:
-    """Decode a JSON response body."""
-    return json.loads(response.content)
+    """Decode a JSON response body; numbers with a fraction become Decimal, exactly as sent."""
+    return _json.loads(response.content)
 
 
 @contextmanager

@@ -28,7 +28,7 @@ from typing import Any
 import attrs
 import httpx
 
-from . import _spec_index
+from . import _json, _spec_index
 from ._body_rules import check_body
 from ._exceptions import APIConnectionError, APITimeoutError, FintoroError, status_error
 from ._headers import request_id_of
@@ -183,6 +183,10 @@ class Sender:
     ) -> httpx.Request:
         if self._core.closed:
             raise RuntimeError("this FintoroClient is closed")
+        if json is not None:
+            # Our encoder writes Decimal amounts digit for digit; httpx's would fail or go through float.
+            content, json = _json.dumps(json), None
+            headers = {"Content-Type": "application/json", **(headers or {})}
         merged = {"User-Agent": self._core.user_agent}
         if self._options.accept_language:
             merged["Accept-Language"] = self._options.accept_language

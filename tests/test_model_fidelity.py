@@ -1,0 +1,232 @@
+"""Issue: model fidelity. Forward-compatible enums, exact decimal money, no silently wrong types."""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import importlib
+import json
+import re
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+import respx
+from hypothesis import HealthCheck, given, settings
+from hypothesis_jsonschema import from_schema
+
+from fintoro_api import APIResponseValidationError, FintoroClient, NoRateLimit
+from fintoro_api import _json as fjson
+from fintoro_api._spec_index import OPERATIONS
+from fintoro_api.models import InvoiceInput, InvoicePreviewStatus, WebhookEventType
+
+from .conftest import spec_operations
+
+BASE = "https://api.test"
+
+
+# --- property-based: every JSON response schema round-trips through its model ------------------------
+
+
+def _json_success_schemas(spec: dict[str, Any]) -> list[tuple[str, int, dict[str, Any]]]:
+    found = []
+    for _method, _path, operation in spec_operations(spec):
+        for status, response in operation["responses"].items():
+            media = response.get("content", {}).get("application/json") if status.startswith("2") else None
+            if media and "schema" in media:
+                found.append((operation["operationId"], int(status), media["schema"]))
+    return found
+
+
+UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+
+
+def _self_contained(schema: Any, spec: dict[str, Any], depth: int = 0) -> Any:
+    """The schema with every $ref inlined (the spec has no recursive schemas).
+
+    hypothesis-jsonschema does not know the ``uuid`` format (any string would
+    do), so uuid fields get the equivalent pattern.
+    """
+    if depth > 40:
+        raise RecursionError("recursive schema")
+    if isinstance(schema, list):
+        return [_self_contained(item, spec, depth + 1) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    if "$ref" in schema:
+        target = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+        return _self_contained({**target, **{k: v for k, v in schema.items() if k != "$ref"}}, spec, depth + 1)
+    result = {key: _self_contained(value, spec, depth + 1) for key, value in schema.items() if key != "example"}
+    if result.get("format") == "uuid":
+        result["pattern"] = UUID_PATTERN
+    return result
+
+
+def _normal(value: Any) -> Any:
+    """JSON values compared by meaning: numbers as Decimal, date-times as instants, UUIDs and enums as text."""
+    if isinstance(value, dict):
+        return {k: _normal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_normal(v) for v in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int | float | Decimal):
+        return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    if isinstance(value, enum.Enum):
+        return _normal(value.value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime.datetime | datetime.date):
+        return value.isoformat()
+    if isinstance(value, str) and re.fullmatch(UUID_PATTERN, value):
+        return value.lower()
+    if isinstance(value, str) and re.fullmatch(
+        r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)", value
+    ):
+        return datetime.datetime.fromisoformat(value.upper().replace("Z", "+00:00")).isoformat()
+    return value
+
+
+def _round_trip_check(module: Any, op_id: str, status: int, strategy: Any) -> Any:
+    @settings(max_examples=8, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(instance=strategy)
+    def round_trip(instance: Any) -> None:
+        content = json.dumps(instance).encode()
+        request = httpx.Request("GET", f"{BASE}/x")
+        response = httpx.Response(status, content=content, request=request, headers={"X-Request-Id": "r"})
+        parsed = module._parse_response(response=response)
+        assert _normal(parsed.to_dict()) == _normal(fjson.loads(content)), op_id
+
+    return round_trip
+
+
+def test_every_json_response_schema_round_trips(spec: dict[str, Any]) -> None:
+    schemas = _json_success_schemas(spec)
+    covered = []
+    for op_id, status, schema in schemas:
+        module = importlib.import_module(f"fintoro_api.api.{OPERATIONS[op_id].module}")
+        strategy = from_schema(_self_contained(schema, spec), allow_x00=False, codec="utf-8")
+        _round_trip_check(module, op_id, status, strategy)()
+        covered.append(op_id)
+    print(f"\nproperty-based round trip: {len(covered)}/{len(schemas)} JSON response schemas, 8 examples each")
+    assert len(covered) == len(schemas) == 83
+
+
+# --- forward-compatible enums ------------------------------------------------------------------------
+
+
+def test_unknown_enum_value_keeps_its_string() -> None:
+    refunded = InvoicePreviewStatus("refunded")
+    assert refunded == "refunded" and str(refunded) == "refunded" and refunded.value == "refunded"
+    assert not refunded.is_known and InvoicePreviewStatus("paid").is_known
+    assert fjson.dumps({"status": refunded}) == b'{"status":"refunded"}'
+    with pytest.raises(ValueError):
+        InvoicePreviewStatus(5)  # type: ignore[arg-type]
+
+
+@respx.mock
+async def test_500_rows_with_one_unknown_status_all_parse() -> None:
+    rows = [{"id": n, "number": f"F{n}", "status": "paid"} for n in range(1, 501)]
+    rows[250]["status"] = "refunded"
+    respx.get(f"{BASE}/invoices").respond(
+        200, json={"data": rows, "paginator": {"currentPage": 1, "perPage": 500, "totalPages": 1, "totalResults": 500}}
+    )
+    respx.get(f"{BASE}/webhook-subscriptions").respond(
+        200, json={"data": [{"id": 1, "subscribedEvents": ["invoices.paid", "invoices.refunded"]}]}
+    )
+    async with FintoroClient("t", base_url=BASE, rate_limiter=NoRateLimit()) as client:
+        page = await client.invoices.list(per_page=500)
+        subscriptions = await client.webhook_subscriptions.list()
+    assert len(page.data) == 500
+    assert page.data[250].status == "refunded" and not page.data[250].status.is_known
+    assert sum(1 for row in page.data if row.status.is_known) == 499
+    events = subscriptions.data[0].subscribed_events
+    assert events[0] is WebhookEventType.INVOICES_PAID and events[1] == "invoices.refunded"
+
+
+# --- exact money ------------------------------------------------------------------------------------------
+
+
+@respx.mock
+async def test_money_is_decimal_and_sums_exactly() -> None:
+    totals = ["0.1", "0.2", "19.99", "19.99", "19.99"]
+    body = (
+        '{"id": 301, "total": 60.27, "totalWithVat": 72.324, "items": ['
+        + ", ".join(f'{{"name": "i{n}", "quantity": 1, "total": {t}, "vatRate": 20}}' for n, t in enumerate(totals))
+        + "]}"
+    )
+    respx.get(f"{BASE}/invoices/301").respond(200, content=body.encode(), headers={"Content-Type": "application/json"})
+    async with FintoroClient("t", base_url=BASE, rate_limiter=NoRateLimit()) as client:
+        invoice = await client.invoices.show(301)
+    assert isinstance(invoice.total, Decimal) and invoice.total == Decimal("60.27")
+    assert sum(item.total for item in invoice.items) == invoice.total
+    assert sum(float(t) for t in totals) != 60.27, "the float sum would drift"
+    assert invoice.items[0].vat_rate == Decimal(20) and isinstance(invoice.items[0].vat_rate, Decimal)
+    assert invoice.total_with_vat == Decimal("72.324")
+    assert isinstance(invoice.id, int), "integer fields stay int"
+
+
+@respx.mock
+async def test_request_bodies_send_decimals_and_floats_without_loss() -> None:
+    route = respx.post(f"{BASE}/invoices").respond(201, json={"id": 1})
+    body = InvoiceInput.from_dict(
+        {"clientId": 1, "items": [{"name": "a", "unitPrice": 19.99, "vatRate": 20, "quantity": 3}]}
+    )
+    body.items[0].unit_price = Decimal("19.990")
+    body.items[0].quantity = Decimal("0.1") + Decimal("0.2")
+    async with FintoroClient("t", base_url=BASE, rate_limiter=NoRateLimit()) as client:
+        await client.invoices.create(body=body)
+    sent = route.calls.last.request.content
+    assert b'"unitPrice":19.990' in sent and b'"quantity":0.3' in sent and b'"vatRate":20' in sent
+    assert isinstance(
+        InvoiceInput.from_dict({"clientId": 1, "items": [{"unitPrice": 0.1, "quantity": 1}]}).items[0].unit_price,
+        Decimal,
+    )
+    assert InvoiceInput.from_dict({"clientId": 1, "items": [{"unitPrice": 0.1, "quantity": 1}]}).items[
+        0
+    ].unit_price == Decimal("0.1")
+
+
+def test_json_encoder_rejects_what_json_cannot_carry() -> None:
+    assert fjson.dumps({"a": [Decimal("1E+2"), 1, 1.5, None, True, "š"]}) == '{"a":[1E+2,1,1.5,null,true,"š"]}'.encode()
+    with pytest.raises(ValueError, match="NaN"):
+        fjson.dumps(Decimal("NaN"))
+    with pytest.raises(TypeError, match="set"):
+        fjson.dumps({1, 2})
+
+
+# --- no silently wrong types -------------------------------------------------------------------------------
+
+
+@respx.mock
+async def test_a_bad_nullable_date_time_is_an_error_too() -> None:
+    respx.get(f"{BASE}/webhook-subscriptions/1").respond(200, json={"id": 1, "lastSuccessAt": "yesterday"})
+    respx.get(f"{BASE}/webhook-subscriptions/2").respond(200, json={"id": 2, "lastSuccessAt": None})
+    async with FintoroClient("t", base_url=BASE, rate_limiter=NoRateLimit()) as client:
+        with pytest.raises(APIResponseValidationError, match=r"yesterday|isoformat|Invalid"):
+            await client.webhook_subscriptions.show(1)
+        assert (await client.webhook_subscriptions.show(2)).last_success_at is None
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"id": 301, "bankAccount": {"bank": ["a list where a Bank or null belongs"]}},  # nullable $ref
+        {"id": 301, "client": {"countryId": 703, "country": "SK"}},  # nullable $ref
+        {"id": 301, "client": {"subjectId": 12345678}},  # nullable string sent as a number
+        {"id": 301, "bankAccount": "a string where an object or null belongs"},
+        {"id": 301, "payments": [{"id": 1, "paymentDate": "not a date"}]},
+        {"id": 301, "items": [{"total": "19.99"}]},  # a number sent as a string
+        {"id": 301, "issueDate": "2026-13-45"},
+        {"id": 301, "discountValue": "ten"},  # nullable number
+    ],
+)
+@respx.mock
+async def test_values_that_do_not_parse_raise_response_validation_error(bad: dict[str, Any]) -> None:
+    respx.get(f"{BASE}/invoices/301").respond(200, json=bad, headers={"X-Request-Id": "req-bad"})
+    async with FintoroClient("t", base_url=BASE, rate_limiter=NoRateLimit()) as client:
+        with pytest.raises(APIResponseValidationError) as caught:
+            await client.invoices.show(301)
+    assert caught.value.request_id == "req-bad"

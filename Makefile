@@ -13,7 +13,7 @@ GEN_INPUTS := openapi/pin.json generator-config.yaml $(wildcard overlays/*.yaml 
 STAMP      := fintoro_api/_generated.json
 PRISM_BIN  := tools/prism/node_modules/.bin/prism
 
-.PHONY: help install spec generate test test-fast lint typecheck check bench clean prism demo
+.PHONY: help install spec generate test test-fast lint typecheck check bench clean prism demo spec-diff update-spec
 
 help:
 	@echo "make install    create .venv with runtime + dev dependencies, generate, install editable"
@@ -22,6 +22,8 @@ help:
 	@echo "make generate   regenerate fintoro_api's generated modules from openapi/"
 	@echo "make demo       run examples/quickstart.py against a local Prism mock of the API"
 	@echo "make prism      install the pinned Prism mock server (npm)"
+	@echo "make spec-diff OLD=<spec> NEW=<spec>   print the API change report"
+	@echo "make update-spec SPEC=<path or URL>     report, changelog, new pin, regenerate, test"
 	@echo "make lint | typecheck | bench | clean"
 
 # --- environment -------------------------------------------------------------
@@ -90,3 +92,13 @@ prism: $(PRISM_BIN)
 
 demo: install $(PRISM_BIN)
 	$(PY) -m tools.demo
+
+# --- spec evolution ------------------------------------------------------------
+spec-diff: $(VENV)/.deps
+	@test -n "$(OLD)" -a -n "$(NEW)" || { echo "error: usage: make spec-diff OLD=<spec> NEW=<spec>"; exit 2; }
+	@$(PY) -m codegen spec-diff "$(OLD)" "$(NEW)"
+
+update-spec: $(VENV)/.deps
+	@test -n "$(SPEC)" || { echo "error: usage: make update-spec SPEC=<path or URL>"; exit 2; }
+	@$(PY) -m codegen update-spec --source "$(SPEC)"
+	@$(MAKE) --no-print-directory generate test

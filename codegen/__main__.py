@@ -18,6 +18,12 @@ def main(argv: list[str] | None = None) -> int:
     spec_cmd = commands.add_parser("spec", help="vendor the pinned spec into openapi/")
     spec_cmd.add_argument("--source", default=None, help="a path or URL (default: SPEC / FINTORO_OPENAPI_SPEC)")
     commands.add_parser("generate", help="regenerate fintoro_api's generated modules from openapi/")
+    diff_cmd = commands.add_parser("spec-diff", help="print the API change report between two specs")
+    diff_cmd.add_argument("old", help="path or URL of the older spec")
+    diff_cmd.add_argument("new", help="path or URL of the newer spec")
+    diff_cmd.add_argument("--json", default=None, help="also write the machine-readable report here")
+    update_cmd = commands.add_parser("update-spec", help="pin a new spec: report, changelog, pin, vendor")
+    update_cmd.add_argument("--source", default=None, help="path or URL of the new spec (default: SPEC)")
     args = parser.parse_args(argv)
     from .spec import allow_unpinned_from_env, source_from_env
 
@@ -34,6 +40,17 @@ def main(argv: list[str] | None = None) -> int:
 
             spec, digest = load_vendored(allow_unpinned=allow_unpinned)
             print(generate(spec, digest))
+        elif args.command == "spec-diff":
+            from .evolution import spec_diff
+
+            print(spec_diff(args.old, args.new, json_path=args.json), end="")
+        elif args.command == "update-spec":
+            from .evolution import update_spec
+
+            source = args.source or source_from_env()
+            if not source:
+                raise CodegenError("update-spec needs the new spec: make update-spec SPEC=<path or URL>")
+            print(update_spec(source), end="")
     except CodegenError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

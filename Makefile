@@ -13,7 +13,7 @@ GEN_INPUTS := openapi/pin.json generator-config.yaml $(wildcard overlays/*.yaml 
 STAMP      := fintoro_api/_generated.json
 PRISM_BIN  := tools/prism/node_modules/.bin/prism
 
-.PHONY: help install spec generate test test-fast lint typecheck check bench clean prism demo spec-diff update-spec
+.PHONY: help install spec generate test test-fast lint typecheck check bench clean prism demo spec-diff update-spec redis
 
 help:
 	@echo "make install    create .venv with runtime + dev dependencies, generate, install editable"
@@ -57,7 +57,7 @@ generate: $(VENV)/.deps
 	@$(PY) -m codegen generate
 
 # --- checks ------------------------------------------------------------------
-test: install $(PRISM_BIN)
+test: install $(PRISM_BIN) redis
 	$(PY) -m pytest -q
 
 test-fast: install
@@ -102,3 +102,13 @@ update-spec: $(VENV)/.deps
 	@test -n "$(SPEC)" || { echo "error: usage: make update-spec SPEC=<path or URL>"; exit 2; }
 	@$(PY) -m codegen update-spec --source "$(SPEC)"
 	@$(MAKE) --no-print-directory generate test
+
+# --- Redis (scale-out tests) -----------------------------------------------------
+# The Redis backends' tests need a real redis-server (Debian package).
+redis:
+	@command -v redis-server >/dev/null || { \
+	  command -v apt-get >/dev/null || { echo "error: redis-server missing and no apt-get: install Redis 6+"; exit 2; }; \
+	  echo "installing redis-server (Debian package)"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null; } \
+	    || { echo "error: apt-get install redis-server failed (needs root and the Debian mirror)"; exit 2; }; }
+	@redis-server --version

@@ -61,7 +61,7 @@ async def export_requests(per_page: int | None) -> int:
 async def main() -> None:
     ok, throttled, elapsed = await sustained(InMemoryRateLimiter(limit=LIMIT, window=1.0))
     base_ok, base_throttled, base_elapsed = await sustained(NoRateLimit())
-    utilisation = (ok / elapsed) / LIMIT
+    utilisation = (ok / elapsed) / LIMIT  # whole run, first request included
     print(f"sustained run: {CALLS} calls, 10-way concurrency, server limit {LIMIT}/s (fixed 1 s windows)")
     print(f"  FintoroClient limiter: {ok} ok, {throttled} x 429 in {elapsed:.2f} s -> utilisation {utilisation:.2f}")
     print(f"  baseline, no limiter:  {base_ok} ok, {base_throttled} x 429 in {base_elapsed:.2f} s")

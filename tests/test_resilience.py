@@ -176,6 +176,14 @@ class FixedWindowLimit:
         self.counts: dict[int, int] = {}
         self.ok = 0
         self.throttled = 0
+        self.first_ok: float | None = None
+        self.last_ok: float | None = None
+
+    def utilisation(self) -> float:
+        """Successful requests per second between the first and the last one, over the allowed rate."""
+        if self.first_ok is None or self.last_ok is None or self.ok < 2:
+            return 0.0
+        return ((self.ok - 1) / (self.last_ok - self.first_ok)) / (self.limit / self.window)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         await read_body(receive)
@@ -190,6 +198,9 @@ class FixedWindowLimit:
             await respond(send, 429, {"message": "Too Many Attempts."}, {**headers, "Retry-After": str(retry_after)})
         else:
             self.ok += 1
+            now = time.monotonic()
+            self.first_ok = self.first_ok if self.first_ok is not None else now
+            self.last_ok = now
             await respond(send, 200, {"name": "Acme"}, headers)
 
 

@@ -2,8 +2,8 @@
 
 Answers: 204 once the handler has finished (and for a delivery already seen),
 400/401 for a delivery that fails verification, 413 for a body over the
-limit, 405 for other methods, 500 when the handler raises, so that Fintoro
-delivers the event again later. Mount it anywhere ASGI apps mount (uvicorn,
+limit, 405 for other methods, 500 when the handler raises and 503 when the
+dedup store is unavailable, so that Fintoro delivers the event again later. Mount it anywhere ASGI apps mount (uvicorn,
 Starlette, FastAPI).
 """
 
@@ -83,14 +83,24 @@ class WebhookReceiver:
             logger.info("webhook rejected (%s): %s", exc.http_status, exc)
             await _answer(send, exc.http_status, {"error": str(exc)})
             return
-        if not await self._store.mark_if_new(event.id, self._ttl):
+        try:
+            is_new = await self._store.mark_if_new(event.id, self._ttl)
+        except Exception:
+            # The dedup store is down (and configured to fail closed): let Fintoro retry later.
+            logger.exception("webhook %s: dedup store unavailable; answering 503", event.id)
+            await _answer(send, 503, {"error": "temporarily unavailable; retry later"})
+            return
+        if not is_new:
             logger.debug("webhook %s (%s) already seen", event.id, event.type)
             await _answer(send, 204, None)
             return
         try:
             await self._handler(event)
         except Exception:
-            await self._store.forget(event.id)
+            try:
+                await self._store.forget(event.id)
+            except Exception:
+                logger.exception("webhook %s: could not release its dedup mark", event.id)
             logger.exception("webhook handler failed for %s (%s); Fintoro will deliver it again", event.id, event.type)
             await _answer(send, 500, {"error": "handler failed; retry later"})
             return

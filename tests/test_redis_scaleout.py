@@ -1,0 +1,207 @@
+"""Issue: scale-out. One rate-limit budget and one dedup store shared by processes, through a real redis-server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from redis import asyncio as aioredis
+
+from fintoro_api.redis_backends import RedisDedupStore, RedisRateLimiter, RedisUnavailableError
+from fintoro_api.webhooks import sign, webhook_app
+
+from .conftest import ROOT
+from .support.asgi import serve
+from .support.redis_server import RedisServer, redis_server
+from .test_resilience import FixedWindowLimit
+
+SECRET = "whsec_scaleout_SECRET"
+WORKERS, CALLS_PER_WORKER, LIMIT = 4, 50, 40
+
+
+@pytest.fixture
+def redis(tmp_path: Path) -> Any:
+    with redis_server(tmp_path) as server:
+        yield server
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+async def test_four_workers_share_one_company_budget(redis: RedisServer) -> None:
+    server = FixedWindowLimit(limit=LIMIT, window=1.0)
+    async with serve(server) as api_url:
+        started = time.monotonic()
+        workers = [
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "tests.support.scaleout_worker",
+                api_url,
+                redis.url,
+                str(CALLS_PER_WORKER),
+                str(LIMIT),
+                stdout=asyncio.subprocess.PIPE,
+                cwd=ROOT,
+                env=_env(),
+            )
+            for _ in range(WORKERS)
+        ]
+        outputs = [json.loads((await asyncio.wait_for(w.communicate(), timeout=120))[0]) for w in workers]
+        elapsed = time.monotonic() - started
+    total = WORKERS * CALLS_PER_WORKER
+    print(
+        f"\n{WORKERS} processes, {total} calls, server limit {LIMIT}/s: {server.throttled} x 429 in {elapsed:.1f} s "
+        f"(with process start-up); utilisation between first and last request {server.utilisation():.2f}"
+    )
+    assert server.throttled == 0 and server.ok == total
+    assert sum(o["ok"] for o in outputs) == total
+
+
+async def test_two_replicas_handle_each_of_1000_double_deliveries_once(redis: RedisServer) -> None:
+    ports = []
+    replicas = []
+    for name in ("a", "b"):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            ports.append(sock.getsockname()[1])
+        replicas.append(
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "tests.support.redis_receiver:app_factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(ports[-1]),
+                "--log-level",
+                "warning",
+                cwd=ROOT,
+                env={**_env(), "REDIS_URL": redis.url, "WEBHOOK_SECRET": SECRET, "REPLICA": name},
+            )
+        )
+    try:
+        async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=40)) as http:
+            deadline = time.monotonic() + 20
+            for port in ports:
+                while True:
+                    try:
+                        await http.get(f"http://127.0.0.1:{port}/")
+                        break
+                    except httpx.TransportError:
+                        assert time.monotonic() < deadline, "a receiver did not start"
+                        await asyncio.sleep(0.1)
+            pairs = asyncio.Semaphore(20)
+
+            async def deliver_to_both(body: bytes) -> list[int]:
+                headers = sign(body, SECRET)
+                async with pairs:
+                    responses = await asyncio.gather(
+                        *(http.post(f"http://127.0.0.1:{port}/", content=body, headers=headers) for port in ports)
+                    )
+                return [r.status_code for r in responses]
+
+            ids = [str(uuid.uuid4()) for _ in range(1000)]
+            bodies = [
+                json.dumps(
+                    {
+                        "id": i,
+                        "type": "invoices.paid",
+                        "occurredAt": "2026-03-29T18:20:00Z",
+                        "resource": {"type": "invoice", "id": 1},
+                    }
+                ).encode()
+                for i in ids
+            ]
+            statuses = [s for pair in await asyncio.gather(*(deliver_to_both(b) for b in bodies)) for s in pair]
+    finally:
+        for replica in replicas:
+            replica.terminate()
+            await replica.wait()
+    assert statuses == [204] * 2000
+    client = aioredis.Redis.from_url(redis.url)
+    handled = [item.decode() for item in await client.lrange("test:handled", 0, -1)]
+    await client.aclose()
+    handled_ids = [entry.split(":", 1)[1] for entry in handled]
+    assert sorted(handled_ids) == sorted(ids), "every webhook-id handled exactly once across both replicas"
+    replicas_used = {entry.split(":", 1)[0] for entry in handled}
+    print(
+        f"\n2 replicas, 1000 events delivered twice: handled {len(handled)} times; by replicas {sorted(replicas_used)}"
+    )
+
+
+async def test_redis_stopped_mid_run_follows_the_failure_mode(
+    redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    closed = RedisRateLimiter.from_url(redis.url, limit=100, window=1.0, timeout=0.3, on_error="closed")
+    opened = RedisRateLimiter.from_url(redis.url, limit=100, window=1.0, timeout=0.3, on_error="open")
+    store = RedisDedupStore.from_url(redis.url, timeout=0.3)  # fails closed by default
+    await closed.acquire("acme")
+    await opened.acquire("acme")
+    assert await store.mark_if_new("evt-1", ttl=60) and not await store.mark_if_new("evt-1", ttl=60)
+
+    redis.stop()
+    caplog.set_level(logging.WARNING, logger="fintoro_api.redis")
+    started = time.monotonic()
+    with pytest.raises(RedisUnavailableError):
+        await closed.acquire("acme")
+    await opened.acquire("acme")  # fails open: the request goes ahead
+    with pytest.raises(RedisUnavailableError):
+        await store.mark_if_new("evt-2", ttl=60)
+    elapsed = time.monotonic() - started
+    assert elapsed < 3 * 0.3 + 1.0, f"three calls took {elapsed:.2f} s with a 0.3 s timeout"
+    assert "failing open" in caplog.text
+
+    receiver = webhook_app(SECRET, _never_called, store=store)
+    body = json.dumps(
+        {
+            "id": "evt-3",
+            "type": "invoices.paid",
+            "occurredAt": "2026-03-29T18:20:00Z",
+            "resource": {"type": "invoice", "id": 1},
+        }
+    ).encode()
+    async with serve(receiver) as url, httpx.AsyncClient() as http:
+        response = await http.post(url, content=body, headers=sign(body, SECRET))
+    assert response.status_code == 503, "Fintoro will retry once Redis is back"
+    for backend in (closed, opened, store):
+        await backend.aclose()
+
+
+async def _never_called(event: Any) -> None:
+    raise AssertionError("the handler must not run without deduplication")
+
+
+async def test_keys_are_namespaced_and_expire(redis: RedisServer) -> None:
+    limiter = RedisRateLimiter.from_url(redis.url, limit=120, window=60.0, prefix="acme-sync")
+    store = RedisDedupStore.from_url(redis.url, prefix="acme-sync")
+    await limiter.acquire("company:Acme")
+    await store.mark_if_new("evt-9", ttl=30)
+    client = aioredis.Redis.from_url(redis.url)
+    keys = sorted(k.decode() for k in await client.keys("*"))
+    ttls = [await client.pttl(k) for k in keys]
+    await client.aclose()
+    assert keys == ["acme-sync:rl:company:Acme:next", "acme-sync:wh:evt-9"]
+    assert all(0 < ttl <= 121_000 for ttl in ttls), ttls
+    await limiter.aclose()
+    await store.aclose()
+
+
+def test_bad_settings_are_rejected() -> None:
+    with pytest.raises(ValueError, match="on_error"):
+        RedisDedupStore.from_url("redis://127.0.0.1:1/0", on_error="maybe")
+    with pytest.raises(ValueError, match="positive integer"):
+        RedisRateLimiter.from_url("redis://127.0.0.1:1/0", limit=0)

@@ -33,7 +33,11 @@ class _BodyTooLarge(Exception):
 
 
 class WebhookReceiver:
-    """The ASGI application ``webhook_app()`` returns."""
+    """An ASGI app receiving Fintoro webhooks; ``handler(event)`` runs once per event id.
+
+    ``secret`` may be a list (during a rotation); ``store`` is any DedupStore
+    (in-memory by default); bodies over ``max_body`` bytes get 413.
+    """
 
     def __init__(
         self,
@@ -140,14 +144,5 @@ async def _answer(send: Send, status: int, body: Any, extra: list[tuple[bytes, b
     await send({"type": "http.response.body", "body": content})
 
 
-def webhook_app(
-    secret: SecretLike | Sequence[SecretLike],
-    handler: Handler,
-    *,
-    store: DedupStore | None = None,
-    tolerance: int = DEFAULT_TOLERANCE_S,
-    max_body: int = DEFAULT_MAX_BODY,
-    dedup_ttl: float = DEFAULT_TTL_S,
-) -> WebhookReceiver:
-    """An ASGI app receiving Fintoro webhooks; ``handler(event)`` runs once per event id."""
-    return WebhookReceiver(secret, handler, store=store, tolerance=tolerance, max_body=max_body, dedup_ttl=dedup_ttl)
+# ``webhook_app(secret, handler, ...)`` reads as a factory; it is the class itself.
+webhook_app = WebhookReceiver

@@ -39,6 +39,7 @@ from ._secrets import Secret
 
 _PATH_PARAM = re.compile(r"\{[^}]*\}")
 _ROUTES: dict[tuple[str, str], _spec_index.Operation] | None = None
+_BY_TEMPLATE: dict[tuple[str, str], _spec_index.Operation | None] = {}
 LOOKUP_TAG = "Lookups"
 
 
@@ -55,7 +56,10 @@ def operation_of_route(extensions: Mapping[str, Any] | None) -> _spec_index.Oper
     if _ROUTES is None:
         _ROUTES = {(op.method, _PATH_PARAM.sub("{}", op.path)): op for op in _spec_index.OPERATIONS.values()}
     method, path = route
-    return _ROUTES.get((method, _PATH_PARAM.sub("{}", path)))
+    key = (method, path)
+    if key not in _BY_TEMPLATE:  # each generated module's route is looked up once, not per request
+        _BY_TEMPLATE[key] = _ROUTES.get((method, _PATH_PARAM.sub("{}", path)))
+    return _BY_TEMPLATE[key]
 
 
 def php_array_parts(files: list[tuple[str, Any]], arrays: tuple[str, ...]) -> list[tuple[str, Any]]:

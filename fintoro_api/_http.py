@@ -33,6 +33,7 @@ from ._body_rules import check_body
 from ._exceptions import APIConnectionError, APITimeoutError, FintoroError, status_error
 from ._headers import request_id_of
 from ._logging import logger
+from ._pagination import check_page_size
 from ._ratelimit import RateLimiter
 from ._retry import NOT_SENT_ERRORS, RETRYABLE_STATUSES, RetryPolicy
 from ._secrets import Secret
@@ -212,6 +213,10 @@ class Sender:
     async def request(self, method: str, url: str | httpx.URL, **kwargs: Any) -> httpx.Response:
         """Send one logical call (with its retries) and return a 2xx response, body read."""
         operation = operation_of_route(kwargs.get("extensions"))
+        if operation is not None and operation.per_page_max and isinstance(kwargs.get("params"), dict):
+            per_page = kwargs["params"].get("perPage")
+            if per_page is not None:
+                check_page_size(per_page, operation.per_page_max)  # a ValueError before anything is sent
         if operation is not None and operation.multipart_arrays and kwargs.get("files"):
             kwargs["files"] = php_array_parts(kwargs["files"], operation.multipart_arrays)
         request = self.build_request(method, url, **kwargs)

@@ -292,6 +292,8 @@ async def test_pagination_cap_and_bad_page_size() -> None:
             client.invoices.list_all(per_page=501)
         with pytest.raises(ValueError, match="1 to 200"):
             client.price_list_items.list_all(per_page=201)
+        with pytest.raises(ValueError, match="1 to 500"):
+            await client.invoices.list(per_page=501)  # the plain list call is checked too
     assert len(server.requests) == 2, "no request for a bad page size"
 
 

@@ -27,6 +27,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tools.ports import free_loopback_port  # noqa: E402
+
 SIZE_MIB = int(os.environ.get("BENCH_SIZE_MIB", "256"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CHUNK = 1024 * 1024
@@ -78,12 +82,6 @@ async def _run_variant(variant: str, url: str, target: str) -> dict[str, float]:
     return {"seconds": seconds, "rss_growth_mib": _peak_rss_mib() - before, "mib_per_s": SIZE_MIB / seconds}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _measure(variant: str, url: str, directory: str) -> dict[str, float]:
     target = os.path.join(directory, f"{variant}.pdf")
     out = subprocess.run(
@@ -94,7 +92,7 @@ def _measure(variant: str, url: str, directory: str) -> dict[str, float]:
 
 
 def main() -> None:
-    port = _free_port()
+    port = free_loopback_port()
     server = subprocess.Popen(
         [
             sys.executable,

@@ -17,9 +17,9 @@ _FLOAT = re.compile(r"(?<![\w.\"'])float(?![\w\"'])")
 _FUTURE = "from __future__ import annotations\n"
 
 
-def decimal_numbers(package: Path) -> int:
-    """Rewrite every generated module under ``package``; return how many changed."""
-    changed = 0
+def decimal_numbers(package: Path) -> list[Path]:
+    """Rewrite the generated modules under ``package`` that use numbers; return the ones changed."""
+    changed: list[Path] = []
     for module in sorted([*(package / "models").glob("*.py"), *(package / "api").glob("*/*.py")]):
         text = module.read_text(encoding="utf-8")
         new = _FLOAT.sub("Decimal", text)
@@ -35,5 +35,5 @@ def decimal_numbers(package: Path) -> int:
         header = "".join(imports)
         new = new.replace(_FUTURE, _FUTURE + "\n" + header, 1) if _FUTURE in new else header + new
         module.write_text(new, encoding="utf-8")
-        changed += 1
+        changed.append(module)
     return changed

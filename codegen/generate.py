@@ -127,10 +127,11 @@ def generate(
     patched = apply_overlays(spec, load_overlays(OVERLAY_DIR.glob("*.overlay.yaml")))
     with tempfile.TemporaryDirectory(prefix="fintoro-codegen-") as tmp:
         out = run_generator(patched, Path(tmp), template_dir)
-        rewritten = fidelity.decimal_numbers(out) if exact_numbers else 0
+        rewritten = fidelity.decimal_numbers(out) if exact_numbers else []
         summary, table = index.write_modules(out, raw_spec=spec, patched_spec=patched)
-        summary["decimal_modules"] = rewritten
-        _format(out, [out / "models", out / "api"] + [out / name for name in index.MODULES])
+        summary["decimal_modules"] = len(rewritten)
+        # The post-hooks formatted the generator's output; re-format only what codegen changed or wrote.
+        _format(out, [*rewritten, *(out / name for name in index.MODULES), out / "models" / "_aliases.py"])
         stamp = {"spec_sha256": spec_sha256, "generator": GENERATOR_VERSION, **summary}
         (out / STAMP).write_text(json.dumps(stamp, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         if not compileall.compile_dir(str(out), quiet=2, force=True, legacy=False):

@@ -116,7 +116,7 @@ class _Spec:
                 if isinstance(node.get("enum"), list):
                     sites[where] = {json.dumps(v) for v in node["enum"]}
                 for key, value in node.items():
-                    if key in ("properties",):
+                    if key == "properties":
                         for name, prop in value.items():
                             walk(prop, f"{where}.{name}")
                     elif key in ("items", "allOf", "anyOf", "oneOf", "schema", "additionalProperties"):
@@ -127,10 +127,9 @@ class _Spec:
 
         for name, schema in self.schemas.items():
             walk(schema, name)
-        for key, (_path, operation, params) in self.operations().items():
+        for key, (_path, _operation, params) in self.operations().items():
             for param in params:
                 walk(param.get("schema", {}), f"{key} ?{param.get('name')}")
-            del operation
         return sites
 
     def schema_usage(self) -> dict[str, set[str]]:

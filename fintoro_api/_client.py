@@ -226,7 +226,7 @@ class FintoroClient(Resources):
 
     async def upload_attachments(self, files: UploadItem | Iterable[UploadItem]) -> list[str]:
         """Upload CRM attachment files (paths, bytes or binary file objects), streamed; return upload tokens."""
-        return await _transfers.upload_attachments(self._sender, files)
+        return await _transfers.upload_attachments(self, files)
 
     # --- lifecycle ---------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from typing import Any, BinaryIO, cast
 import httpx
 
 from . import _spec_index
+from ._endpoint import EndpointClient
 from ._exceptions import DownloadInterruptedError, UnexpectedContentTypeError
 from ._headers import request_id_of
 from ._http import Sender
@@ -185,7 +186,7 @@ def _fsync_directory(directory: Path) -> None:
 UploadItem = str | os.PathLike[str] | bytes | BinaryIO | tuple[str, bytes | BinaryIO, str | None]
 
 
-async def upload_attachments(sender: Sender, files: UploadItem | Iterable[UploadItem]) -> list[str]:
+async def upload_attachments(client: EndpointClient, files: UploadItem | Iterable[UploadItem]) -> list[str]:
     """Upload CRM attachments (streamed from paths or file objects); return their upload tokens.
 
     Pass the tokens as ``attachmentUploadTokens`` when creating or updating a
@@ -219,7 +220,7 @@ async def upload_attachments(sender: Sender, files: UploadItem | Iterable[Upload
                 parts.append(File(payload=item, file_name=name))
             else:
                 raise TypeError(f"cannot upload {type(item).__name__}: pass a path, bytes or a binary file object")
-        result = await upload.asyncio(client=_AsClient(sender), body=UploadContactActivityAttachmentsBody(files=parts))
+        result = await upload.asyncio(client=client, body=UploadContactActivityAttachmentsBody(files=parts))
     finally:
         for opened_file in opened:
             opened_file.close()
@@ -232,13 +233,3 @@ async def upload_attachments(sender: Sender, files: UploadItem | Iterable[Upload
 
 def _bytes_io(content: bytes) -> BinaryIO:
     return io.BytesIO(content)
-
-
-class _AsClient:
-    """Adapts a Sender to the EndpointClient protocol for one generated call."""
-
-    def __init__(self, sender: Sender) -> None:
-        self._sender = sender
-
-    def get_async_httpx_client(self) -> Sender:
-        return self._sender

@@ -6,7 +6,6 @@ import asyncio
 import json
 import logging
 import os
-import socket
 import sys
 import time
 import uuid
@@ -19,6 +18,7 @@ from redis import asyncio as aioredis
 
 from fintoro_api.redis_backends import RedisDedupStore, RedisRateLimiter, RedisUnavailableError
 from fintoro_api.webhooks import sign, webhook_app
+from tools.ports import free_loopback_port
 
 from .conftest import ROOT
 from .support.asgi import serve
@@ -73,9 +73,7 @@ async def test_two_replicas_handle_each_of_1000_double_deliveries_once(redis: Re
     ports = []
     replicas = []
     for name in ("a", "b"):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            ports.append(sock.getsockname()[1])
+        ports.append(free_loopback_port())
         replicas.append(
             await asyncio.create_subprocess_exec(
                 sys.executable,

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tools.ports import free_loopback_port
+
 ROOT = Path(__file__).resolve().parent.parent
 PRISM = ROOT / "tools" / "prism" / "node_modules" / ".bin" / "prism"
 SPEC = ROOT / "openapi" / "fintoro-openapi.en.yaml"
@@ -24,12 +26,6 @@ STARTUP_TIMEOUT_S = 60.0
 
 class PrismUnavailable(RuntimeError):
     """Prism is not installed or did not start."""
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _answers(port: int) -> bool:
@@ -48,7 +44,7 @@ def prism(*, dynamic: bool = False, spec: Path = SPEC, log: Path | None = None) 
         raise PrismUnavailable(f"Prism is not installed ({PRISM.relative_to(ROOT)}): run `make prism`")
     if not spec.exists():
         raise PrismUnavailable(f"no vendored spec at {spec}: run `make spec`")
-    port = _free_port()
+    port = free_loopback_port()
     log_path = log or ROOT / "build" / f"prism-{port}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     command = [str(PRISM), "mock", "-h", "127.0.0.1", "-p", str(port), *(["-d"] if dynamic else []), str(spec)]

@@ -40,8 +40,7 @@ def secret_bytes(secret: SecretLike | Sequence[SecretLike]) -> list[bytes]:
 
 def signature_of(body: bytes, secret: SecretLike) -> str:
     """The hex HMAC-SHA256 Fintoro sends in ``webhook-signature``."""
-    key = (secret.reveal() if isinstance(secret, Secret) else Secret(secret).reveal()).encode()
-    return hmac.new(key, body, hashlib.sha256).hexdigest()
+    return hmac.new(secret_bytes(secret)[0], body, hashlib.sha256).hexdigest()
 
 
 def verify(

@@ -13,11 +13,7 @@ from pathlib import Path
 
 import pytest
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tools.ports import free_loopback_port
 
 
 def require_redis_server() -> str:
@@ -33,7 +29,7 @@ def require_redis_server() -> str:
 class RedisServer:
     def __init__(self, binary: str, workdir: Path) -> None:
         self.binary, self.workdir = binary, workdir
-        self.port = _free_port()
+        self.port = free_loopback_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     @property

@@ -13,6 +13,7 @@ paths in GENERATED are ever replaced; hand-written modules are never touched.
 from __future__ import annotations
 
 import compileall
+import copy
 import importlib.metadata
 import json
 import os
@@ -25,6 +26,7 @@ from typing import Any
 
 from . import fidelity, index
 from .errors import CodegenError
+from .facade import resource_of
 from .overlay import apply_overlays, load_overlays
 from .spec import ROOT
 
@@ -110,6 +112,22 @@ def run_generator(spec: dict[str, Any], workdir: Path, template_dir: Path = TEMP
     return out
 
 
+def grouped_by_resource(spec: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``spec`` whose operations are tagged with their resource (the first path segment).
+
+    The generator names packages after tags (``fintoro_api.api.<tag>.<operation>``). Tags are
+    human-language titles that Fintoro retitles and translates (the Slovak spec renames every one);
+    the resource path is part of the API contract, so module paths depend only on it and on the
+    operationId. The spec index keeps the spec's own tags.
+    """
+    copied = copy.deepcopy(spec)
+    for path, item in copied.get("paths", {}).items():
+        for method in index.HTTP_METHODS:
+            if method in item:
+                item[method]["tags"] = [resource_of(path)]
+    return copied
+
+
 def generate(
     spec: dict[str, Any],
     spec_sha256: str,
@@ -126,7 +144,7 @@ def generate(
     check_tools()
     patched = apply_overlays(spec, load_overlays(OVERLAY_DIR.glob("*.overlay.yaml")))
     with tempfile.TemporaryDirectory(prefix="fintoro-codegen-") as tmp:
-        out = run_generator(patched, Path(tmp), template_dir)
+        out = run_generator(grouped_by_resource(patched), Path(tmp), template_dir)
         rewritten = fidelity.decimal_numbers(out) if exact_numbers else []
         summary, table = index.write_modules(out, raw_spec=spec, patched_spec=patched)
         summary["decimal_modules"] = len(rewritten)

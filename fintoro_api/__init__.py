@@ -1,7 +1,7 @@
 """fintoro-api: the asyncio Python client for the Fintoro API.
 
 ``FintoroClient`` is the entry point: ``await client.<resource>.<action>(...)``.
-Generated endpoint functions live in ``fintoro_api.api.<tag>.<operation>``
+Generated endpoint functions live in ``fintoro_api.api.<resource>.<operation>``
 (``asyncio`` / ``asyncio_detailed``, taking ``client=``) and models in
 ``fintoro_api.models``; webhooks in ``fintoro_api.webhooks``.
 

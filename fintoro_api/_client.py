@@ -164,7 +164,7 @@ class FintoroClient(Resources):
         Also makes every scope of this client with a token of that company
         share one rate-limit budget.
         """
-        from .api.token_identity import show_whoami
+        from .api.whoami import show_whoami
 
         identity = await show_whoami.asyncio(client=self)
         self._core.companies[self._options.token.fingerprint] = f"company:{identity.name}"

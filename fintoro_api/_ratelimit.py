@@ -30,11 +30,27 @@ DEFAULT_WINDOW_S = 60.0
 DEFAULT_SAFETY = 0.95
 
 
+class WaitTooLong(Exception):
+    """Raised by ``acquire`` instead of sleeping when the wait needed exceeds ``max_wait``.
+
+    The request pipeline turns it into the public ``RateLimitError``; it is not a FintoroError.
+    """
+
+    def __init__(self, wait: float, reason: str) -> None:
+        super().__init__(f"rate-limit wait of {wait:.3f} s ({reason}) exceeds what the call has left")
+        self.wait = wait
+        self.reason = reason
+
+
 class RateLimiter(Protocol):
     """Where a request waits for its turn; keyed by company."""
 
-    async def acquire(self, key: str) -> None:
-        """Return when a request for ``key`` may be sent."""
+    async def acquire(self, key: str, *, max_wait: float | None = None) -> None:
+        """Return when a request for ``key`` may be sent.
+
+        Raises ``WaitTooLong`` at once (without waiting) when the wait needed exceeds
+        ``max_wait`` seconds. A cancelled ``acquire`` gives its capacity back.
+        """
 
     async def observe(self, key: str, headers: Mapping[str, str], status: int) -> None:
         """Learn from a response's rate-limit headers (and a 429)."""
@@ -43,7 +59,7 @@ class RateLimiter(Protocol):
 class NoRateLimit:
     """Sends at once; for tests or callers that pace themselves."""
 
-    async def acquire(self, key: str) -> None:
+    async def acquire(self, key: str, *, max_wait: float | None = None) -> None:
         return None
 
     async def observe(self, key: str, headers: Mapping[str, str], status: int) -> None:
@@ -93,7 +109,7 @@ class InMemoryRateLimiter:
         """Seconds between two requests of ``key``."""
         return self.window / (self._schedule(key).limit * self.safety)
 
-    async def acquire(self, key: str) -> None:
+    async def acquire(self, key: str, *, max_wait: float | None = None) -> None:
         schedule = self._schedule(key)
         now = self._clock()
         # Reserve the slot before sleeping: concurrent callers queue behind it.

@@ -192,7 +192,7 @@ async def upload_attachments(client: EndpointClient, files: UploadItem | Iterabl
     Pass the tokens as ``attachmentUploadTokens`` when creating or updating a
     contact activity log. Paths are opened here and closed afterwards.
     """
-    from .api.crm_events import upload_contact_activity_attachments as upload
+    from .api.contact_activity_attachments import upload_contact_activity_attachments as upload
     from .models import UploadContactActivityAttachmentsBody
     from .types import File, Unset
 

@@ -131,7 +131,7 @@ class RedisRateLimiter(_RedisBackend):
     def _ttl_ms(self) -> int:
         return int(self.window * 2000) + 1000
 
-    async def acquire(self, key: str) -> None:
+    async def acquire(self, key: str, *, max_wait: float | None = None) -> None:
         args = [int(self.window * 1000), self.limit, self.safety, self._ttl_ms]
         wait_ms = await self._call("rate limiting", self._acquire(keys=self._keys(key), args=args), 0)
         if wait_ms and int(wait_ms) > 0:

@@ -38,7 +38,7 @@ from fintoro_api import (
 )
 from fintoro_api._spec_index import OPERATIONS
 from fintoro_api.api.invoices import create_invoice, show_invoice
-from fintoro_api.api.token_identity import show_whoami
+from fintoro_api.api.whoami import show_whoami
 from fintoro_api.models import BankAccountCreateInput, InvoiceInput
 
 from .support.asgi import header, read_body, respond, serve

@@ -192,7 +192,7 @@ def test_regenerating_the_older_spec_gives_108_operations_without_warnings(tmp_p
     summary = generate(old, sha256(OLD_SPEC.read_bytes()), package_dir=tmp_path / "fintoro_api")
     stamp = json.loads((tmp_path / "fintoro_api" / "_generated.json").read_text())
     assert stamp["operations"] == 108, summary
-    assert not (tmp_path / "fintoro_api" / "api" / "token_identity").exists(), "GET /whoami is newer than this spec"
+    assert not (tmp_path / "fintoro_api" / "api" / "whoami").exists(), "GET /whoami is newer than this spec"
 
 
 @pytest.mark.slow

@@ -38,7 +38,7 @@ pytestmark = pytest.mark.slow
 
 # Run inside the fresh venv: import the installed package and call a generated function on loopback.
 CALL_WHOAMI = """
-import asyncio, importlib.metadata, json, sys
+import asyncio, importlib.metadata, importlib.resources, json, sys
 import fintoro_api
 from fintoro_api import FintoroClient, NoRateLimit
 from fintoro_api.api.whoami import show_whoami
@@ -51,6 +51,9 @@ async def main():
         "module": fintoro_api.__file__,
         "name": me.name,
         "license": dist.read_text("licenses/LICENSE").splitlines()[0],
+        "spec_sha256": json.loads(importlib.resources.files(fintoro_api).joinpath("_generated.json").read_text())[
+            "spec_sha256"
+        ],
     }))
 
 asyncio.run(main())
@@ -180,6 +183,7 @@ async def test_artifact_installs_offline_in_a_clean_venv_and_calls_the_api(
     assert Path(result["module"]).is_relative_to(tmp_path / "venv"), "the installed copy, not the source tree"
     assert result["name"] == "Acme s.r.o."
     assert result["license"] == "MIT License"
+    assert result["spec_sha256"] == PIN["sha256"], "the installed code says which spec it was generated from"
     assert seen == [], "the build fetched something over the network"
 
 

@@ -274,6 +274,7 @@ async def test_destinations_a_user_expects(mask: int, tmp_path: Path) -> None:
         with umask(mask):
             await client.invoices.save_pdf(301, f"{tmp_path}/invoices/")  # missing: created as a directory
             await client.invoices.save_pdf(302, f"{tmp_path}/invoices/")  # a second file beside the first
+            await client.invoices.save_pdf(302, f"{tmp_path}/invoices/")  # the same document again: replaced
             await client.orders.save_pdf(7, tmp_path / "invoices")  # an existing directory, no separator
             await client.orders.save_pdf(8, tmp_path / "nested" / "deeper" / "order.pdf")  # a file path
     saved = sorted(p.name for p in (tmp_path / "invoices").iterdir())

@@ -9,7 +9,7 @@ through a .pth file, in place of a package index. Every HTTP(S) request a
 build makes goes to a recording proxy on loopback: the sdist must build from
 the spec it carries, without fetching anything and without ``../shared``.
 
-Slow: about 7 s for the whole module on this machine (the sdist's code generation is most of it).
+Slow: 8-25 s for the whole module on this (shared, noisy) machine; the sdist's code generation is most of it.
 """
 
 from __future__ import annotations

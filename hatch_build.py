@@ -1,8 +1,13 @@
-"""Hatch build hook: a wheel is built from freshly generated code.
+"""Hatch build hook: a wheel is built from freshly generated code; an sdist carries the pinned spec.
 
-`pip install .` on a clean clone vendors the pinned spec (sibling mirror,
-FINTORO_OPENAPI_SPEC, or the pinned URL) and runs the same generation as
-`make generate`. An up-to-date generation (stamp matches the pin) is reused.
+- sdist: the vendored spec (which must match openapi/pin.json) goes into the
+  archive, so the sdist builds where it is installed, offline.
+- wheel from an sdist (PKG-INFO at the root): generates from the spec the sdist
+  carries, and from nothing else: no mirror, no download. A spec whose hash
+  differs from the pin stops the build with one line.
+- wheel from a clone: `pip install .` vendors the pinned spec (sibling mirror,
+  FINTORO_OPENAPI_SPEC, or the pinned URL) and runs the same generation as
+  `make generate`. An up-to-date generation (stamp matches the pin) is reused.
 """
 
 from __future__ import annotations
@@ -15,29 +20,73 @@ from typing import Any
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 ROOT = Path(__file__).resolve().parent
+IN_SDIST = (ROOT / "PKG-INFO").is_file()  # hatchling writes PKG-INFO into every sdist; a clone has none
 
 
 class GenerateHook(BuildHookInterface):  # type: ignore[type-arg]
     PLUGIN_NAME = "custom"
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
-        if self.target_name != "wheel":
+        if self.target_name not in ("wheel", "sdist"):
             return
         sys.path.insert(0, str(ROOT))
         try:
             from codegen.errors import CodegenError
-            from codegen.generate import generate
-            from codegen.spec import allow_unpinned_from_env, load_pin, load_vendored, source_from_env, vendor
         finally:
             sys.path.pop(0)
+        try:
+            if self.target_name == "sdist":
+                self.pack_spec(build_data)
+            elif IN_SDIST:
+                self.generate_from_sdist()
+            else:
+                self.generate_from_clone()
+        except CodegenError as exc:
+            raise SystemExit(f"error: {exc}") from None
+
+    def pack_spec(self, build_data: dict[str, Any]) -> None:
+        """Put the pinned spec into the sdist (vendoring it first when it is missing)."""
+        from codegen.errors import CodegenError
+        from codegen.spec import load_pin, sha256, source_from_env, vendor
+
+        pin = load_pin()
+        if not pin.vendored_path.exists():
+            self.app.display_info(vendor(source_from_env(), pin=pin))
+        digest = sha256(pin.vendored_path.read_bytes())
+        if digest != pin.sha256:
+            raise CodegenError(
+                f"openapi/{pin.file} has sha256 {digest}, not the pinned {pin.sha256}: "
+                "an sdist carries only the pinned spec (run `make spec`, or `make update-spec` to move the pin)"
+            )
+        build_data["force_include"][str(pin.vendored_path)] = f"openapi/{pin.file}"
+
+    def generate_from_sdist(self) -> None:
+        from codegen.errors import CodegenError
+        from codegen.generate import generate
+        from codegen.spec import load_pin, parse_spec, sha256
+
+        pin = load_pin()
+        shown = f"openapi/{pin.file}"
+        if not pin.vendored_path.is_file():
+            raise CodegenError(f"this sdist has no {shown}: it was not built by this project's hatch_build.py")
+        data = pin.vendored_path.read_bytes()
+        digest = sha256(data)
+        if digest != pin.sha256:
+            raise CodegenError(
+                f"the spec in this sdist ({shown}) has sha256 {digest}, but openapi/pin.json pins {pin.sha256}: "
+                "the archive is damaged or was altered"
+            )
+        self.app.display_info(generate(parse_spec(data, shown), digest))
+
+    def generate_from_clone(self) -> None:
+        from codegen.generate import generate
+        from codegen.spec import allow_unpinned_from_env, load_pin, load_vendored, source_from_env, vendor
+
         pin = load_pin()
         stamp = ROOT / "fintoro_api" / "_generated.json"
         if stamp.exists() and json.loads(stamp.read_text())["spec_sha256"] == pin.sha256:
             return
-        try:
-            allow_unpinned = allow_unpinned_from_env()
-            self.app.display_info(vendor(source_from_env(), allow_unpinned=allow_unpinned))
-            spec, digest = load_vendored(allow_unpinned=allow_unpinned)
-            self.app.display_info(generate(spec, digest))
-        except CodegenError as exc:
-            raise SystemExit(f"error: {exc}") from None
+        allow_unpinned = allow_unpinned_from_env()
+        self.app.display_info(vendor(source_from_env(), allow_unpinned=allow_unpinned))
+        spec, digest = load_vendored(allow_unpinned=allow_unpinned)
+        self.app.display_info(generate(spec, digest))

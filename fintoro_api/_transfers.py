@@ -6,14 +6,22 @@ same origin check, retries (until the response headers arrive) and typed
 errors as every other call. An error status is raised from its JSON body and
 never written to disk; a 2xx with a Content-Type the endpoint does not serve
 is an error too.
+
+A file name from the server is untrusted input: ``safe_filename()`` reduces it
+to one path component a user would expect (no directories, control characters
+or leading dots, at most 255 bytes) instead of refusing the download.
 """
 
 from __future__ import annotations
 
+import functools
 import io
+import mimetypes
 import os
 import re
-import tempfile
+import secrets
+import sys
+import unicodedata
 import urllib.parse
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -32,22 +40,34 @@ CHUNK_SIZE = 64 * 1024
 ProgressCallback = Callable[[int, int | None], Any]
 # Never a download: an error page or an API error body that slipped through as 2xx.
 _NOT_A_FILE = ("application/json", "text/html", "text/plain", "application/problem+json")
+MAX_NAME_BYTES = 255  # NAME_MAX of common file systems (ext4, APFS, NTFS counts UTF-16 units: fewer)
+_MAX_EXTENSION = 16  # a longer "extension" is part of the name, not a type
+_WINDOWS_RESERVED = re.compile(r'[<>:"|?*]')
 
 
-def _binary_routes() -> list[tuple[re.Pattern[str], str]]:
+@functools.cache
+def _binary_routes() -> tuple[tuple[re.Pattern[str], _spec_index.Operation], ...]:
     routes = []
     for op in _spec_index.OPERATIONS.values():
         if op.binary:
             pattern = "^" + re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(op.path)) + "$"
-            routes.append((re.compile(pattern), op.binary))
-    return routes
+            routes.append((re.compile(pattern), op))
+    return tuple(routes)
+
+
+def _binary_route(api_path: str) -> _spec_index.Operation | None:
+    return next((op for pattern, op in _binary_routes() if pattern.match(api_path)), None)
 
 
 _PARAM = re.compile(r';\s*([A-Za-z0-9!#$&+.^_`|~*-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)')
+_RFC5987_CHARSETS = ("utf-8", "iso-8859-1")
 
 
 def filename_from(content_disposition: str | None) -> str | None:
-    """The filename of a Content-Disposition header; ``filename*`` (RFC 5987) wins over ``filename`` (RFC 6266)."""
+    """The raw filename of a Content-Disposition header; ``filename*`` (RFC 5987) wins over ``filename``.
+
+    The result is what the server sent, unsanitised: pass it through ``safe_filename()`` before use.
+    """
     if not content_disposition:
         return None
     params: dict[str, str] = {}
@@ -59,25 +79,76 @@ def filename_from(content_disposition: str | None) -> str | None:
     extended = params.get("filename*")
     if extended and extended.count("'") >= 2:
         charset, _language, encoded = extended.split("'", 2)
-        try:
-            return urllib.parse.unquote(encoded, encoding=charset or "utf-8", errors="strict") or None
-        except (LookupError, UnicodeDecodeError):
-            pass
+        if charset.lower() in _RFC5987_CHARSETS:  # the only two RFC 5987 allows; anything else is ignored
+            try:
+                return urllib.parse.unquote(encoded, encoding=charset, errors="strict") or None
+            except UnicodeDecodeError:
+                pass
     return params.get("filename") or None
 
 
-def _safe_name(name: str | None) -> str | None:
+def safe_filename(name: str | None, extension: str = "") -> str | None:
+    """``name`` as one safe path component, or None when nothing usable is left.
+
+    Keeps the last path component only (``../../etc/x.pdf`` -> ``x.pdf``), drops
+    control and format characters (NUL, ``%00`` once decoded, bidi overrides),
+    replaces characters Windows refuses, strips leading dots and surrounding
+    blanks, appends ``extension`` when the name has none, and cuts the stem so
+    the encoded name fits in 255 bytes with its extension kept.
+    """
     if not name:
         return None
-    base = os.path.basename(name.replace("\\", "/")).lstrip(".").strip()
-    return base or None
+    encoding = sys.getfilesystemencoding()
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co"))
+    name = name.encode(encoding, "replace").decode(encoding)  # unencodable -> "?", then "_" below
+    name = _WINDOWS_RESERVED.sub("_", name).strip().lstrip(".").strip().rstrip(". ")
+    if not name:
+        return None
+    stem, dot, suffix = name.rpartition(".")
+    if not dot or not stem or len(suffix) > _MAX_EXTENSION or " " in suffix:
+        stem, suffix = name, extension.lstrip(".")
+    suffix = f".{suffix}" if suffix else ""
+    stem = _cut_to_bytes(stem, MAX_NAME_BYTES - len(suffix.encode(encoding)), encoding).rstrip(". ")
+    return f"{stem}{suffix}" if stem else None
+
+
+def _cut_to_bytes(text: str, limit: int, encoding: str) -> str:
+    encoded = text.encode(encoding)
+    return text if len(encoded) <= limit else encoded[: max(limit, 0)].decode(encoding, "ignore")
+
+
+def _extension_of(content_type: str) -> str:
+    return (mimetypes.guess_extension(content_type, strict=False) or "") if content_type else ""
+
+
+def _kebab(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "-", name).lower()
+
+
+def name_from_route(template: str, api_path: str, extension: str) -> str:
+    """A file name from the operation's path: ``/invoices/{invoice}/pdf`` + ``/invoices/301/pdf`` -> invoice-301.pdf.
+
+    A path parameter names one item of the collection before it, so it replaces
+    that segment; a last segment that only repeats the extension is dropped.
+    """
+    words: list[str] = []
+    for part_template, part in zip(template.strip("/").split("/"), api_path.strip("/").split("/"), strict=True):
+        if part_template.startswith("{"):
+            words[-1:] = [_kebab(part_template[1:-1]), urllib.parse.unquote(part).replace("/", "_")]
+        else:
+            words.append(part_template)
+    if len(words) > 1 and words[-1] == extension.lstrip("."):
+        words.pop()
+    return "-".join(words) + extension
 
 
 class Download:
     """A streaming binary response: read it with ``iter_bytes()``; it is closed when the ``with`` block ends."""
 
-    def __init__(self, response: httpx.Response) -> None:
+    def __init__(self, response: httpx.Response, api_path: str | None = None) -> None:
         self.response = response
+        self._api_path = api_path if api_path is not None else response.request.url.path
 
     @property
     def content_type(self) -> str:
@@ -86,11 +157,31 @@ class Download:
     @property
     def content_length(self) -> int | None:
         value = self.response.headers.get("content-length", "")
-        return int(value) if value.isdigit() else None
+        return int(value) if value.isascii() and value.isdigit() else None
 
     @property
     def filename(self) -> str | None:
-        return filename_from(self.response.headers.get("content-disposition"))
+        """The server's Content-Disposition filename, made safe to use as a file name (``safe_filename()``)."""
+        return safe_filename(filename_from(self.response.headers.get("content-disposition")))
+
+    @property
+    def suggested_filename(self) -> str:
+        """The name ``save()`` gives the file in a directory.
+
+        The server's filename (made safe; given the type's extension when it has
+        none), else one derived from the operation's route and id
+        (``invoice-301.pdf``), else the URL's last segment.
+        """
+        extension = _extension_of(self.content_type)
+        served = safe_filename(filename_from(self.response.headers.get("content-disposition")), extension)
+        if served:
+            return served
+        op = _binary_route(self._api_path)
+        if op is not None:
+            derived = name_from_route(op.path, self._api_path, extension)
+        else:
+            derived = urllib.parse.unquote(self._api_path.rstrip("/").rsplit("/", 1)[-1])
+        return safe_filename(derived, extension) or f"download{extension}"
 
     @property
     def request_id(self) -> str | None:
@@ -114,20 +205,30 @@ class Download:
 async def stream(sender: Sender, path_or_url: str) -> AsyncIterator[Download]:
     """GET a binary endpoint (a path under the base URL, or a same-origin URL such as ``pdfDownloadUrl``)."""
     async with sender.stream("GET", path_or_url) as response:
-        download = Download(response)
-        _check_content_type(sender, response, download.content_type)
+        base_path = sender.base_url.path.rstrip("/")
+        path = response.request.url.path
+        download = Download(response, path[len(base_path) :] if path.startswith(base_path) else path)
+        _check_content_type(download)
         yield download
 
 
-def _check_content_type(sender: Sender, response: httpx.Response, content_type: str) -> None:
-    base_path = sender.base_url.path.rstrip("/")
-    path = response.request.url.path
-    api_path = path[len(base_path) :] if path.startswith(base_path) else path
-    expected = [binary for pattern, binary in _binary_routes() if pattern.match(api_path)]
-    if expected and content_type not in expected:
-        raise UnexpectedContentTypeError(response, f"Content-Type {content_type or 'missing'}, expected {expected[0]}")
-    if not expected and (not content_type or content_type in _NOT_A_FILE):
-        raise UnexpectedContentTypeError(response, f"Content-Type {content_type or 'missing'} is not a file download")
+def _check_content_type(download: Download) -> None:
+    content_type = download.content_type
+    op = _binary_route(download._api_path)
+    if op is not None and content_type != op.binary:
+        raise UnexpectedContentTypeError(
+            download.response, f"Content-Type {content_type or 'missing'}, expected {op.binary}"
+        )
+    if op is None and (not content_type or content_type in _NOT_A_FILE):
+        raise UnexpectedContentTypeError(
+            download.response, f"Content-Type {content_type or 'missing'} is not a file download"
+        )
+
+
+def names_a_directory(destination: str | os.PathLike[str]) -> bool:
+    """A destination ending in a path separator, or naming an existing directory, is a directory."""
+    text = os.fspath(destination)
+    return text.endswith((os.sep, os.altsep or os.sep)) or os.path.isdir(text)
 
 
 async def save(
@@ -139,22 +240,26 @@ async def save(
 ) -> int:
     """Stream a download into ``destination`` atomically; return the number of bytes written.
 
-    The body goes to a temporary file beside the destination, is flushed and
-    fsynced, then renamed over it: the destination holds the complete file or
-    is left as it was. A directory destination takes the server's filename.
+    A destination ending in a separator or naming a directory is a directory
+    (created when missing) and the file takes ``Download.suggested_filename``;
+    any other destination is the file's path (its parent created when missing).
+    The body goes to a temporary file beside the target (permissions from the
+    umask), is flushed and fsynced, then renamed over it: the target holds the
+    complete file or is left as it was, also on cancellation.
     """
     # Local file-system calls below are short metadata operations; the body is
     # written chunk by chunk as it arrives (page-cache writes), fsynced once.
-    target = Path(destination)
+    as_directory = names_a_directory(destination)
+    directory = Path(destination) if as_directory else Path(destination).parent
+    _make_directory(directory)  # before the request: a bad destination costs no download
     async with stream(sender, path_or_url) as download:
-        if target.is_dir():  # noqa: ASYNC240
-            target = target / (_safe_name(download.filename) or "download")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-        written = 0
+        target = directory / download.suggested_filename if as_directory else Path(destination)
+        if target.is_dir():
+            raise IsADirectoryError(f"cannot save to {str(target)!r}: a directory of that name exists")
+        fd, temp = _create_temp_file(directory, target.name)
         try:
             with os.fdopen(fd, "wb") as handle:
-                total = download.content_length
+                written, total = 0, download.content_length
                 async for chunk in download.iter_bytes():
                     handle.write(chunk)
                     written += len(chunk)
@@ -162,12 +267,31 @@ async def save(
                         progress(written, total)
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.replace(temp_name, target)
-        except BaseException:
-            Path(temp_name).unlink(missing_ok=True)  # noqa: ASYNC240
+            os.replace(temp, target)
+        except BaseException:  # incl. CancelledError: never leave a partial or temporary file
+            temp.unlink(missing_ok=True)
             raise
-    _fsync_directory(target.parent)
+    _fsync_directory(directory)
     return written
+
+
+def _make_directory(directory: Path) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise NotADirectoryError(f"cannot save into {str(directory)!r}: it exists and is not a directory") from None
+
+
+def _create_temp_file(directory: Path, name: str) -> tuple[int, Path]:
+    """An exclusive new file beside the target; mode 0o666 so the umask decides, as for any file a program writes."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+    prefix = _cut_to_bytes(name, 100, sys.getfilesystemencoding())
+    while True:
+        temp = directory / f".{prefix}.{secrets.token_hex(6)}.part"
+        try:
+            return os.open(temp, flags, 0o666), temp
+        except FileExistsError:  # a 48-bit random clash: practically never; try another name
+            continue
 
 
 def _fsync_directory(directory: Path) -> None:

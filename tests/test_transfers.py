@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import os
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from python_multipart import MultipartParser
 from python_multipart.multipart import parse_options_header
@@ -20,7 +23,7 @@ from fintoro_api import (
     UnexpectedContentTypeError,
     UnsafeURLError,
 )
-from fintoro_api._transfers import filename_from
+from fintoro_api._transfers import filename_from, safe_filename
 
 from .support.asgi import header, read_body, respond, serve
 from .support.rawhttp import Reply, Request, raw_server
@@ -147,6 +150,193 @@ async def test_download_url_on_another_host_is_refused(tmp_path: Path) -> None:
 )
 def test_filename_parsing(header_value: str | None, expected: str | None) -> None:
     assert filename_from(header_value) == expected
+
+
+@pytest.mark.parametrize(
+    ("header_value", "expected"),
+    [
+        ("attachment; filename*=ISO-8859-1''caf%E9.pdf", "café.pdf"),
+        ("attachment; filename*=UTF-8''%FF%FE.pdf; filename=\"fallback.pdf\"", "fallback.pdf"),
+        ("attachment; filename*=x-unknown''abc.pdf; filename=\"known.pdf\"", "known.pdf"),
+        ("attachment; filename*=base64''YWJj", None),  # a codec, not a charset: ignored, never a LookupError
+    ],
+)
+def test_filename_parsing_ignores_what_rfc_5987_does_not_allow(header_value: str, expected: str | None) -> None:
+    assert filename_from(header_value) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("../../etc/passwd.pdf", "passwd.pdf"),
+        ("/abs/path/x.pdf", "x.pdf"),
+        ("C:\\Windows\\evil.pdf", "evil.pdf"),
+        ("a\x00b.pdf\x00", "ab.pdf"),
+        ("line\r\nSet-Cookie: x.pdf", "lineSet-Cookie_ x.pdf"),
+        ("invoice\u202efdp.exe", "invoicefdp.exe"),  # a right-to-left override would show "invoiceexe.pdf"
+        (".hidden.pdf", "hidden.pdf"),
+        ("..", None),
+        ("...", None),
+        ("", None),
+        ("  ", None),
+        ('what?*<>|".pdf', "what______.pdf"),
+        ("noext", "noext.pdf"),
+        ("x" * 300 + ".pdf", "x" * 251 + ".pdf"),
+        ("č" * 200 + ".pdf", "č" * 125 + ".pdf"),  # 2 bytes each: cut on a character boundary
+        ("name." + "e" * 40, "name." + "e" * 40 + ".pdf"),  # a 40-character "extension" is part of the name
+    ],
+)
+def test_safe_filename_reduces_hostile_names_to_one_component(raw: str, expected: str | None) -> None:
+    name = safe_filename(raw, ".pdf")
+    assert name == expected
+    if name is not None:
+        assert len(name.encode()) <= 255 and "/" not in name and not name.startswith(".")
+
+
+def pdf_reply(disposition: str | None = None, body: bytes = PDF[:4096], content_type: str = "application/pdf") -> Reply:
+    headers = {"Content-Type": content_type}
+    if disposition is not None:
+        headers["Content-Disposition"] = disposition
+    return Reply(200, headers, body)
+
+
+def serving(reply: Reply, seen: list[Request] | None = None) -> Any:
+    async def handler(request: Request) -> Reply:
+        if seen is not None:
+            seen.append(request)
+        return reply
+
+    return raw_server(handler)
+
+
+@pytest.mark.parametrize(
+    ("disposition", "expected"),
+    [
+        ('attachment; filename="../../evil.pdf"', "evil.pdf"),
+        ('attachment; filename="/etc/passwd"', "passwd.pdf"),
+        ("attachment; filename*=UTF-8''..%2F..%2F..%2Fx.pdf", "x.pdf"),
+        ("attachment; filename*=UTF-8''evil%00.pdf%00", "evil.pdf"),
+        ("attachment; filename*=UTF-8''a%0Db%0Ac%7F.pdf", "abc.pdf"),
+        ('attachment; filename="' + "x" * 300 + '.pdf"', "x" * 251 + ".pdf"),
+        ("attachment; filename*=UTF-8''" + "%C5%BE" * 200 + ".pdf", "ž" * 125 + ".pdf"),
+        ("attachment; filename*=UTF-8''Fakt%C3%BAra%20%C4%8D.%201.pdf", "Faktúra č. 1.pdf"),
+        ('attachment; filename=".bashrc"', "bashrc.pdf"),
+        ('attachment; filename=""', "invoice-301.pdf"),
+        ("attachment; filename=..", "invoice-301.pdf"),
+        ("attachment; filename*=UTF-8''%2F", "invoice-301.pdf"),
+        ("", "invoice-301.pdf"),
+        (None, "invoice-301.pdf"),
+    ],
+)
+async def test_hostile_content_disposition_saves_one_safe_file_inside_the_directory(
+    disposition: str | None, expected: str, tmp_path: Path
+) -> None:
+    reply = pdf_reply(disposition)
+    async with serving(reply) as url, client_for(url) as client:
+        written = await client.invoices.save_pdf(301, f"{tmp_path}/out/")
+    assert [p.name for p in tmp_path.iterdir()] == ["out"], "nothing written outside the directory"
+    assert [p.name for p in (tmp_path / "out").iterdir()] == [expected]
+    assert (tmp_path / "out" / expected).read_bytes() == reply.body and written == len(reply.body)
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type", "expected"),
+    [
+        ("/invoices/301/pdf", "application/pdf", "invoice-301.pdf"),
+        ("/credit-notes/9/pdf", "application/pdf", "credit-note-9.pdf"),
+        ("/warehouse-inbound-receipts/12/pdf", "application/pdf", "warehouse-inbound-receipt-12.pdf"),
+        ("/contact-activity-logs/5/attachments", "application/zip", "contact-activity-log-5-attachments.zip"),
+        ("/files/2026/INV-1.pdf", "application/pdf", "INV-1.pdf"),  # a pdfDownloadUrl of another shape
+        ("/files/2026/INV-1", "application/pdf", "INV-1.pdf"),
+        ("/", "application/pdf", "download.pdf"),
+    ],
+)
+async def test_without_content_disposition_the_name_comes_from_the_call(
+    path: str, content_type: str, expected: str, tmp_path: Path
+) -> None:
+    async with serving(pdf_reply(content_type=content_type)) as url, client_for(url) as client:
+        await client.save(f"{url}/api/public/v1{path}", tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == [expected]
+
+
+@contextlib.contextmanager
+def umask(mask: int) -> Any:
+    old = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o027])
+async def test_destinations_a_user_expects(mask: int, tmp_path: Path) -> None:
+    async with serving(pdf_reply()) as url, client_for(url) as client:
+        with umask(mask):
+            await client.invoices.save_pdf(301, f"{tmp_path}/invoices/")  # missing: created as a directory
+            await client.invoices.save_pdf(302, f"{tmp_path}/invoices/")  # a second file beside the first
+            await client.invoices.save_pdf(302, f"{tmp_path}/invoices/")  # the same document again: replaced
+            await client.orders.save_pdf(7, tmp_path / "invoices")  # an existing directory, no separator
+            await client.orders.save_pdf(8, tmp_path / "nested" / "deeper" / "order.pdf")  # a file path
+    saved = sorted(p.name for p in (tmp_path / "invoices").iterdir())
+    assert saved == ["invoice-301.pdf", "invoice-302.pdf", "order-7.pdf"]
+    files = [*(tmp_path / "invoices").iterdir(), tmp_path / "nested" / "deeper" / "order.pdf"]
+    assert {oct(f.stat().st_mode & 0o777) for f in files} == {oct(0o666 & ~mask)}, "permissions follow the umask"
+
+
+async def test_a_file_where_a_directory_is_asked_for_fails_before_the_request(tmp_path: Path) -> None:
+    (tmp_path / "invoices").write_bytes(b"keep me")
+    seen: list[Request] = []
+    async with serving(pdf_reply(), seen) as url, client_for(url) as client:
+        with pytest.raises(NotADirectoryError, match="invoices"):
+            await client.invoices.save_pdf(301, f"{tmp_path}/invoices/")
+    assert seen == [] and (tmp_path / "invoices").read_bytes() == b"keep me"
+
+
+async def test_a_served_name_that_is_an_existing_directory_is_refused_and_kept(tmp_path: Path) -> None:
+    (tmp_path / "report.pdf").mkdir()
+    async with serving(pdf_reply('attachment; filename="report.pdf"')) as url, client_for(url) as client:
+        with pytest.raises(IsADirectoryError, match=r"report\.pdf"):
+            await client.invoices.save_pdf(301, tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["report.pdf"] and (tmp_path / "report.pdf").is_dir()
+
+
+async def test_mid_body_disconnect_into_a_directory_leaves_it_empty(tmp_path: Path) -> None:
+    cut = Reply(200, {"Content-Type": "application/pdf", "Content-Disposition": 'attachment; filename="a.pdf"'}, PDF)
+    async with serving(attrs.evolve(cut, cut_body_after=200_000)) as url, client_for(url) as client:
+        with pytest.raises(DownloadInterruptedError):
+            await client.invoices.save_pdf(301, f"{tmp_path}/out/")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+async def test_cancellation_mid_download_keeps_the_old_file_and_leaves_no_temp_file(tmp_path: Path) -> None:
+    release = asyncio.Event()
+
+    async def stalls(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await read_body(receive)
+        headers = [(b"content-type", b"application/pdf"), (b"content-length", str(len(PDF)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": PDF[: 1024 * 1024], "more_body": True})
+        with contextlib.suppress(TimeoutError):  # bounded: the test releases it, or it gives up
+            await asyncio.wait_for(release.wait(), timeout=10)
+
+    target = tmp_path / "order.pdf"
+    target.write_bytes(b"the previous version")
+    started = asyncio.Event()
+    async with serve(stalls) as url, client_for(url) as client:
+        task = asyncio.create_task(client.orders.save_pdf(7, target, progress=lambda done, total: started.set()))
+        await asyncio.wait_for(started.wait(), timeout=10)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        release.set()
+    assert [p.name for p in tmp_path.iterdir()] == ["order.pdf"], "the temporary file is gone"
+    assert target.read_bytes() == b"the previous version"
+
+
+async def test_download_filename_is_safe_to_join_to_a_path() -> None:
+    reply = pdf_reply('attachment; filename="../../../../tmp/x.pdf"')
+    async with serving(reply) as url, client_for(url) as client, client.stream("/invoices/1/pdf") as download:
+        assert download.filename == "x.pdf" and download.suggested_filename == "x.pdf"
 
 
 class MultipartSink:

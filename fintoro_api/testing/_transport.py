@@ -1,0 +1,25 @@
+"""The in-process transport: httpx talks to the fake's ASGI app with no socket in between."""
+
+from __future__ import annotations
+
+import httpx
+
+from ._app import ConnectionDropped, FakeApp
+
+
+class FakeTransport(httpx.AsyncBaseTransport):
+    """An httpx transport into the fake; an injected dropped connection is a real httpx transport error."""
+
+    def __init__(self, app: FakeApp) -> None:
+        self._asgi = httpx.ASGITransport(app=app)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await self._asgi.handle_async_request(request)
+        except ConnectionDropped:
+            raise httpx.RemoteProtocolError(
+                "peer closed connection without sending complete message body", request=request
+            ) from None
+
+    async def aclose(self) -> None:
+        await self._asgi.aclose()

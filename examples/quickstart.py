@@ -65,15 +65,15 @@ async def main(write: bool) -> int:
             created = await create_order.asyncio_detailed(client=fintoro, body=order, idempotency_key=key)
             order_id = created.parsed.id if isinstance(created.parsed.id, int) else None
             print(
-                f"3. Created order {created.parsed.number} for {client.name} ({created.parsed.total_with_vat} with VAT; "
+                f"3. Created order {created.parsed.number} for {client.name} "
+                f"({created.parsed.total_with_vat} with VAT; "
                 f"Idempotency-Key {key}, Idempotency-Status {created.idempotency_status or 'n/a'}, "
                 f"request id {created.request_id})."
             )
             orders = [o async for o in fintoro.orders.list_all(client_id=client.id)]
             listed = any(o.id == order_id for o in orders)
-            print(
-                f"   The order list {'shows' if listed else 'does NOT show'} it ({len(orders)} order(s) of this client)."
-            )
+            shown = "shows" if listed else "does NOT show"
+            print(f"   The order list {shown} it ({len(orders)} order(s) of this client).")
         else:
             print("3. Skipped creating a client and an order (pass --write, with a sandbox company's token).")
 

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TOKEN = "demo-token"  # a token of the fake only
+TOKEN = "demo-token"  # noqa: S105 - a token the fake issues, valid nowhere else
 STARTUP_TIMEOUT_S = 30.0
 
 

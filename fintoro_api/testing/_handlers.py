@@ -90,6 +90,7 @@ class Handlers:
         self.next_id = next_id
         self.now = now
         self.events: list[Event] = []
+        self._follow_ups: list[tuple[Company, str, str, int]] = []  # events caused by a write, emitted after it
         self.mails: list[dict[str, Any]] = []
         self._special: dict[str, Callable[[Call], Any]] = {
             "showWhoami": self._whoami,
@@ -161,6 +162,8 @@ class Handlers:
         record = await self._derive(call, collection, {**(extra or {}), **body}, {"id": record_id}, created=True)
         company.collection(collection)[record_id] = record
         self._emit(company, f"{collection}.created", collection, record_id)
+        while self._follow_ups:
+            self._emit(*self._follow_ups.pop(0))
         if collection == "webhook-subscriptions":
             return {**record, "plainTextSecret": company.webhook_secrets[record_id]}
         return record
@@ -297,7 +300,7 @@ class Handlers:
         document["toBePaid"] = _money(max(to_pay, Decimal(0)))
         if to_pay <= 0:
             document["status"] = "paid"
-            self._emit(call.company, f"{collection}.paid", collection, int(document["id"]))
+            self._follow_ups.append((call.company, f"{collection}.paid", collection, int(document["id"])))
         else:
             document["status"] = "partially_paid"
 
@@ -458,7 +461,8 @@ def _camel(name: str) -> str:
 
 
 def _sort_key(row: dict[str, Any], field: str) -> tuple[int, Any]:
-    value = row.get(field, row.get("id"))
+    # totalWithVatEur: the fake keeps one currency's totals, so it sorts by totalWithVat
+    value = row.get(field, row.get(field.removesuffix("Eur"), row.get("id")))
     if isinstance(value, dict):
         value = value.get("id")
     if value is None:

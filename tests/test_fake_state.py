@@ -11,12 +11,12 @@ import pypdf
 import pytest
 
 from fintoro_api import (
+    AuthenticationError,
     FintoroClient,
     IdempotencyConflictError,
     NoRateLimit,
     NotFoundError,
     PermissionDeniedError,
-    AuthenticationError,
     RateLimitError,
     RetryPolicy,
     ValidationError,

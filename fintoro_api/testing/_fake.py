@@ -91,6 +91,10 @@ class FakeFintoro:
         """Deliver webhooks for ``url``'s origin to the ASGI ``app`` in process (its host counts as public)."""
         self.dispatcher.register(url, app)
 
+    async def resolve(self, host: str) -> list[str]:
+        """The fake's view of DNS for receiver URLs; pass it as ``resolver=`` to create_subscription()."""
+        return await self.dispatcher.resolve(host)
+
     async def deliver_webhooks(self) -> list[Delivery]:
         """Send every delivery due on the clock now (first attempts and retries); return those attempted."""
         return await self.dispatcher.deliver_due()

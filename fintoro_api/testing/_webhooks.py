@@ -11,7 +11,9 @@ every send. Non-2xx, a network error or a timeout (10 s) schedules the next of
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
@@ -36,10 +38,6 @@ ASGIApp = Callable[
     Awaitable[None],
 ]
 Resolver = Callable[[str], Awaitable[list[str]]]
-
-
-async def _registered(host: str) -> list[str]:
-    return [_REGISTERED_ADDRESS]
 
 
 def resource_type(collection: str) -> str:
@@ -98,11 +96,18 @@ class Dispatcher:
         parts = urlsplit(url)
         self._receivers[f"{parts.scheme}://{parts.netloc}".lower()] = app
 
+    async def resolve(self, host: str) -> list[str]:
+        """Addresses of ``host``: a registered in-process receiver's host counts as public; else the resolver or DNS."""
+        if any(urlsplit(origin).hostname == host for origin in self._receivers):
+            return [_REGISTERED_ADDRESS]
+        if self._resolver is not None:
+            return await self._resolver(host)
+        infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        return sorted({str(info[4][0]) for info in infos})
+
     async def check_url(self, url: str) -> str:
-        """Fintoro's receiver URL rules; a registered in-process receiver's host counts as public."""
-        host = urlsplit(url).hostname
-        registered = any(urlsplit(origin).hostname == host for origin in self._receivers)
-        return await validate_receiver_url(url, resolver=_registered if registered else self._resolver)
+        """Fintoro's receiver URL rules (fintoro_api.webhooks.validate_receiver_url) with this resolver."""
+        return await validate_receiver_url(url, resolver=self.resolve)
 
     def emit(self, company: Company, event_type: str, collection: str, resource_id: int) -> None:
         now = self.clock.now()

@@ -124,20 +124,39 @@ class FakeApp:
         route, ids = matched
         if method != "GET" and access != "write":
             return _error(403, language, "forbidden"), False
-        for fault in self.faults.take(route.operation_id, after_commit=False):
-            if fault.kind == "rate_limit":
-                storm = Decision(False, decision.limit, 0, decision.reset_at, fault.retry_after)
-                return _error(429, language, "too_many").with_headers(*storm.headers()), False
+        fault = self.faults.take(route.operation_id, after_commit=False)
+        if fault is not None and fault.kind == "rate_limit":
+            storm = Decision(False, decision.limit, 0, decision.reset_at, fault.retry_after)
+            return _error(429, language, "too_many").with_headers(*storm.headers()), False
+        if fault is not None:
             await asyncio.sleep(fault.seconds)
+        reply = await self._committed(scope, headers, body, language, company, route, ids)
+        fault = self.faults.take(route.operation_id, after_commit=True)
+        if fault is not None and fault.kind == "drop":
+            return reply, True
+        if fault is not None:
+            return _error(fault.status, language, "unavailable" if fault.status == 503 else "server_error"), False
+        return reply, False
+
+    async def _committed(
+        self,
+        scope: Scope,
+        headers: dict[str, str],
+        body: bytes,
+        language: str,
+        company: Any,
+        route: Route,
+        ids: list[str],
+    ) -> Reply:
+        """Replay, validate and handle: what the request did, before any fault after commit."""
         key = headers.get("idempotency-key") if route.idempotent else None
-        print_ = fingerprint(method, path, body)
+        print_ = fingerprint(route.method, "/".join([route.path, *ids]), body)
         if key:
             previous = self.replays.lookup(company.id, key, print_)
             if previous is False:
-                conflict = {"message": text(language, "invalid"), "error": IDEMPOTENCY_CONFLICT}
-                return Reply(422, conflict), False
+                return Reply(422, {"message": text(language, "invalid"), "error": IDEMPOTENCY_CONFLICT})
             if isinstance(previous, Reply):
-                return previous.with_headers(("Idempotency-Key", key), ("Idempotency-Status", "Repeated")), False
+                return previous.with_headers(("Idempotency-Key", key), ("Idempotency-Status", "Repeated"))
         try:
             call = Call(
                 company=company,
@@ -150,17 +169,13 @@ class FakeApp:
             )
             reply = await self.handlers.handle(call)
         except Invalid as exc:
-            return Reply(422, validation_body(language, exc.problems)), False
+            return Reply(422, validation_body(language, exc.problems))
         except Missing:
-            return _error(404, language, "not_found"), False
+            return _error(404, language, "not_found")
         if key:
             self.replays.remember(company.id, key, print_, reply)
             reply = reply.with_headers(("Idempotency-Key", key), ("Idempotency-Status", "Original"))
-        for fault in self.faults.take(route.operation_id, after_commit=True):
-            if fault.kind == "drop":
-                return reply, True
-            return _error(fault.status, language, "unavailable" if fault.status == 503 else "server_error"), False
-        return reply, False
+        return reply
 
     def _query(self, route: Route, raw: bytes) -> dict[str, Any]:
         values: dict[str, Any] = {}

@@ -66,16 +66,14 @@ class Faults:
     def clear(self) -> None:
         self._pending.clear()
 
-    def take(self, operation_id: str, *, after_commit: bool) -> list[Fault]:
-        """The faults that hit this request now, counting each one down."""
-        hits = []
+    def take(self, operation_id: str, *, after_commit: bool) -> Fault | None:
+        """The fault that hits this request in this phase (the oldest pending one), counted down."""
         for key in (operation_id, "*"):
-            for fault in list(self._pending.get(key, [])):
-                if fault.after_commit != after_commit:
-                    continue
-                hits.append(fault)
-                if fault.times is not None:
-                    fault.times -= 1
-                    if fault.times <= 0:
-                        self._pending[key].remove(fault)
-        return hits
+            for fault in self._pending.get(key, []):
+                if fault.after_commit == after_commit:
+                    if fault.times is not None:
+                        fault.times -= 1
+                        if fault.times <= 0:
+                            self._pending[key].remove(fault)
+                    return fault
+        return None

@@ -211,3 +211,45 @@ async def test_after_rotation_deliveries_are_signed_with_the_new_secret_only() -
     assert verify(body, headers, [new, old]).type == "clients.created"
     with pytest.raises(WebhookSignatureError):
         verify(body, headers, old)
+
+
+async def test_over_http_deliveries_reach_a_local_receiver_when_receiver_rules_are_relaxed() -> None:
+    from fintoro_api.testing._server import serve
+
+    from .support.asgi import serve as serve_receiver
+
+    fake = FakeFintoro(receiver_rules=False)
+    token = fake.add_company("Acme s.r.o.")
+    handled: list[Any] = []
+
+    async def handle(event: Any) -> None:
+        handled.append(event)
+
+    secret: list[str] = []
+
+    async def receiver(scope: Any, receive: Any, send: Any) -> None:
+        await webhook_app(secret[0], handle)(scope, receive, send)
+
+    async with serve_receiver(receiver) as receiver_url, serve(fake) as url:
+        async with FintoroClient(token, base_url=url, retry=RetryPolicy(max_retries=0)) as fintoro:
+            body = WebhookSubscriptionInput.from_dict(
+                {"url": f"{receiver_url}/hooks", "isActive": True, "subscribedEvents": ["clients.created"]}
+            )
+            created = await fintoro.webhook_subscriptions.create(body=body)
+            secret.append(created.plain_text_secret)
+            await fintoro.clients.create(body=ClientCreateInput.from_dict({"name": "Beta"}))
+        await fake.deliver_webhooks()
+    assert [e.type for e in handled] == ["clients.created"]
+    assert fake.deliveries[0].attempts[0].status == 204
+
+
+async def test_with_fintoros_rules_a_loopback_receiver_is_refused() -> None:
+    fake = FakeFintoro()
+    token = fake.add_company("Acme s.r.o.")
+    async with client(fake, token) as fintoro:
+        body = WebhookSubscriptionInput.from_dict(
+            {"url": "https://127.0.0.1:8443/hooks", "isActive": True, "subscribedEvents": ["clients.created"]}
+        )
+        with pytest.raises(ValidationError) as refused:
+            await fintoro.webhook_subscriptions.create(body=body)
+    assert "url" in refused.value.errors

@@ -17,7 +17,7 @@ from ._server import serve
 
 
 async def _run(args: argparse.Namespace) -> int:
-    fake = FakeFintoro()
+    fake = FakeFintoro(receiver_rules=not args.any_receiver)
     names = args.company or ["Demo s.r.o."]
     tokens = [fake.add_company(name, token=args.token if index == 0 else None) for index, name in enumerate(names)]
     stop = asyncio.Event()
@@ -39,6 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
     parser.add_argument("--company", action="append", help="a company to create (repeatable; default: Demo s.r.o.)")
     parser.add_argument("--token", default=None, help="the first company's token (default: a random one)")
+    parser.add_argument(
+        "--any-receiver",
+        action="store_true",
+        help="accept any http(s) webhook receiver URL, e.g. on localhost (Fintoro only accepts public https)",
+    )
     args = parser.parse_args(argv)
     try:
         return asyncio.run(_run(args))

@@ -26,7 +26,8 @@ class FakeFintoro:
     ``clock`` drives the rate-limit window and webhook retries (pass a
     ``FakeClock`` and move it: nothing sleeps). ``resolver`` resolves receiver
     hosts for the webhook URL rules (default: DNS; hosts registered with
-    ``receive_webhooks`` count as public).
+    ``receive_webhooks`` count as public). ``receiver_rules=False`` accepts any
+    http(s) receiver URL, e.g. a receiver on localhost (Fintoro itself never does).
     """
 
     def __init__(
@@ -36,10 +37,11 @@ class FakeFintoro:
         rate_limit: int = LIMIT,
         rate_window_s: float = WINDOW_S,
         resolver: Resolver | None = None,
+        receiver_rules: bool = True,
     ) -> None:
         self.clock = clock or SystemClock()
         self.store = Store()
-        self.dispatcher = Dispatcher(self.clock, resolver)
+        self.dispatcher = Dispatcher(self.clock, resolver, receiver_rules=receiver_rules)
         self.faults = Faults()
         spec = spec_data()
         self._handlers = Handlers(spec, self.dispatcher, self.store.next_id, self.clock.now)

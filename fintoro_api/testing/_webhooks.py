@@ -86,8 +86,9 @@ class Delivery:
 
 
 class Dispatcher:
-    def __init__(self, clock: Clock, resolver: Resolver | None = None) -> None:
+    def __init__(self, clock: Clock, resolver: Resolver | None = None, *, receiver_rules: bool = True) -> None:
         self.clock = clock
+        self.receiver_rules = receiver_rules
         self.deliveries: list[Delivery] = []
         self._receivers: dict[str, ASGIApp] = {}  # scheme://host[:port] -> in-process app
         self._resolver = resolver
@@ -106,7 +107,12 @@ class Dispatcher:
         return sorted({str(info[4][0]) for info in infos})
 
     async def check_url(self, url: str) -> str:
-        """Fintoro's receiver URL rules (fintoro_api.webhooks.validate_receiver_url) with this resolver."""
+        """Fintoro's receiver URL rules (fintoro_api.webhooks.validate_receiver_url) with this resolver.
+
+        With ``receiver_rules=False`` (local development only, unlike Fintoro) any http(s) URL is accepted.
+        """
+        if not self.receiver_rules and urlsplit(url).scheme in ("http", "https") and urlsplit(url).hostname:
+            return url
         return await validate_receiver_url(url, resolver=self.resolve)
 
     def emit(self, company: Company, event_type: str, collection: str, resource_id: int) -> None:
@@ -130,6 +136,8 @@ class Dispatcher:
         """Send every delivery due on the clock now; return those attempted."""
         now = self.clock.now()
         due = [d for d in self.deliveries if d.next_at is not None and d.next_at <= now]
+        for delivery in due:
+            delivery.next_at = None  # in flight: a concurrent deliver_due() must not send it again
         for delivery in due:
             await self._attempt(delivery, now)
         return due

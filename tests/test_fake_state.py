@@ -222,6 +222,7 @@ async def test_every_response_carries_a_request_id_even_errors() -> None:
     ids = [a.headers["x-request-id"] for a in answers]
     assert all(ids) and len(set(ids)) == 3
     assert answers[2].json() == {"message": "Unauthenticated."}
+    assert [a.headers["content-language"] for a in answers] == ["sk", "sk", "sk"]  # Fintoro's default language
 
 
 async def test_read_tokens_cannot_write_and_revoked_tokens_fail_at_once() -> None:
@@ -287,3 +288,25 @@ async def test_paying_an_invoice_in_full_marks_it_paid() -> None:
         paid = (await http.get("/invoices", params={"paymentStatus": "paid"})).json()["data"]
     assert [i["id"] for i in paid] == [invoice["id"]]
     assert [e.type for e in fake.events][-2:] == ["document-payments.created", "invoices.paid"]
+
+
+async def test_status_and_name_filters_and_document_mails() -> None:
+    fake = FakeFintoro()
+    token = fake.add_company("Acme s.r.o.")
+    async with raw(fake, token) as http:
+        buyer = (await http.post("/clients", json={"name": "Beta"})).json()
+        for name in ("Oak table", "Oak chair", "Pine shelf"):
+            item = {"name": name, "unitPrice": 10, "vatRate": 20, "unitId": 1}
+            assert (await http.post("/price-list-items", json=item)).status_code == 201
+        oak = (await http.get("/price-list-items", params={"name": "oak"})).json()["data"]
+        assert sorted(i["name"] for i in oak) == ["Oak chair", "Oak table"]
+        line = {"name": "x", "unitPrice": 1, "vatRate": 0, "quantity": 1}
+        quotation = (await http.post("/quotations", json={"clientId": buyer["id"], "items": [line]})).json()
+        waiting = (await http.get("/quotations", params={"status": "waiting"})).json()["data"]
+        accepted = (await http.get("/quotations", params={"status": "accepted"})).json()["data"]
+        assert [q["id"] for q in waiting] == [quotation["id"]] and accepted == []
+        mail = {"documentType": "quotation", "documentId": quotation["id"], "to": ["a@b.test"], "type": "regular"}
+        assert (await http.post("/document-mails", json=mail)).status_code == 202
+        missing = await http.post("/document-mails", json={**mail, "documentId": quotation["id"] + 1000})
+    assert missing.status_code == 422 and list(missing.json()["errors"]) == ["documentId"]
+    assert [(m["documentId"], m["to"]) for m in fake.mails] == [(quotation["id"], ["a@b.test"])]

@@ -231,17 +231,20 @@ async def test_over_http_deliveries_reach_a_local_receiver_when_receiver_rules_a
     async def receiver(scope: Any, receive: Any, send: Any) -> None:
         await webhook_app(secret[0], handle)(scope, receive, send)
 
-    async with serve_receiver(receiver) as receiver_url, serve(fake) as url:
-        async with FintoroClient(token, base_url=url, retry=RetryPolicy(max_retries=0)) as fintoro:
-            body = WebhookSubscriptionInput.from_dict(
-                {"url": f"{receiver_url}/hooks", "isActive": True, "subscribedEvents": ["clients.created"]}
-            )
-            created = await fintoro.webhook_subscriptions.create(body=body)
-            secret.append(created.plain_text_secret)
-            await fintoro.clients.create(body=ClientCreateInput.from_dict({"name": "Beta"}))
-            async with asyncio.timeout(10):  # the server sends due deliveries every second by itself
-                while not handled:
-                    await asyncio.sleep(0.05)
+    async with (
+        serve_receiver(receiver) as receiver_url,
+        serve(fake) as url,
+        FintoroClient(token, base_url=url, retry=RetryPolicy(max_retries=0)) as fintoro,
+    ):
+        body = WebhookSubscriptionInput.from_dict(
+            {"url": f"{receiver_url}/hooks", "isActive": True, "subscribedEvents": ["clients.created"]}
+        )
+        created = await fintoro.webhook_subscriptions.create(body=body)
+        secret.append(created.plain_text_secret)
+        await fintoro.clients.create(body=ClientCreateInput.from_dict({"name": "Beta"}))
+        async with asyncio.timeout(10):  # the server sends due deliveries every second by itself
+            while not handled:
+                await asyncio.sleep(0.05)
     assert [e.type for e in handled] == ["clients.created"]
     assert fake.deliveries[0].attempts[0].status == 204
 

@@ -16,21 +16,14 @@ import jsonschema
 import pytest
 
 from fintoro_api.testing import FakeFintoro
+from fintoro_api.testing._handlers import REFERENCES as FAKE_REFERENCES
 
 from .conftest import spec_operations
 from .support.spec_data import SpecData
 
 RECEIVER = "https://hooks.example.test/fintoro"
 # A body field that names another record -> the collection whose record it must name.
-REFERENCES = {
-    "clientId": "clients",
-    "supplierId": "suppliers",
-    "businessCaseId": "business-cases",
-    "warehouseId": "warehouses",
-    "priceListItemId": "price-list-items",
-    "quotationId": "quotations",
-    "statusId": "business-case-statuses",
-}
+REFERENCES = {**FAKE_REFERENCES, "statusId": "business-case-statuses"}
 PARENT_FIRST = [
     "clients", "suppliers", "business-case-statuses", "warehouses", "price-list-items", "business-cases",
     "quotations", "invoices", "orders", "proformas", "credit-notes", "bank-accounts",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
@@ -29,6 +30,7 @@ from ._store import Store
 from ._throttle import Decision, WindowLimiter
 
 API_PREFIX = "/api/public/v1"
+_log = logging.getLogger("fintoro_api.testing")
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
@@ -77,7 +79,8 @@ class FakeApp:
         drop = False
         try:
             reply, drop = await self._answer(scope, headers, bytes(body), language)
-        except Exception:  # a bug in the fake must still answer like Fintoro: a JSON 500 with a request id
+        except Exception:  # a bug in the fake still answers like Fintoro (a JSON 500), and is logged
+            _log.exception("fintoro_api.testing: %s %s failed (request %s)", scope["method"], scope["path"], request_id)
             reply = _error(500, language, "server_error")
         reply = reply.with_headers(("X-Request-Id", request_id), ("Content-Language", language))
         self.requests.append((scope["method"], scope["path"], reply.status))

@@ -10,6 +10,7 @@ record fitted to the operation's response schema, so it validates.
 
 from __future__ import annotations
 
+import inspect
 import math
 import secrets
 import uuid
@@ -109,7 +110,7 @@ class Handlers:
         special = self._special.get(route.operation_id)
         if special is not None:
             result = special(call)
-            result = await result if hasattr(result, "__await__") else result
+            result = await result if inspect.isawaitable(result) else result
             return result if isinstance(result, Reply) else self._json(route, result)
         segments = route.segments
         if route.media_type in ("application/pdf", "application/zip"):

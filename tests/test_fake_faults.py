@@ -148,3 +148,28 @@ async def test_python_m_fintoro_api_testing_serves_on_loopback_and_prints_its_ur
     finally:
         proc.terminate()
         assert await asyncio.wait_for(proc.wait(), timeout=10) == 0
+
+
+async def test_over_http_the_control_paths_add_companies_inject_faults_and_show_deliveries() -> None:
+    fake = FakeFintoro()
+    async with serve(fake) as url:
+        root = url.split("/api/", 1)[0]
+        async with httpx.AsyncClient(base_url=root) as control:
+            token = (await control.post("/_fake/companies", json={"name": "Acme s.r.o."})).json()["token"]
+            bad = await control.post("/_fake/faults", json={"operationId": "createClient", "kind": "explode"})
+            assert bad.status_code == 400 and "explode" in bad.json()["message"]
+            injected = await control.post(
+                "/_fake/faults", json={"operationId": "createClient", "kind": "error", "status": 503}
+            )
+            assert injected.status_code == 201
+            async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}) as http:
+                failed = await http.post("/clients", json={"name": "Beta"})
+                assert failed.status_code == 503 and failed.headers["x-request-id"]
+                assert (await http.post("/clients", json={"name": "Gama"})).status_code == 201  # used up
+                await control.post("/_fake/faults", json={"operationId": "*", "kind": "rate_limit", "times": 5})
+                assert (await http.get("/whoami")).status_code == 429
+                assert (await control.delete("/_fake/faults")).status_code == 204
+                assert (await http.get("/whoami")).status_code == 200
+            assert (await control.get("/_fake/deliveries")).json() == {"data": []}
+            assert (await control.post("/_fake/deliveries")).json() == {"data": []}
+    assert [c["name"] for c in fake.records(token, "clients")] == ["Beta", "Gama"]  # the 503 came after commit

@@ -57,7 +57,8 @@ async def admin(fake: FakeFintoro, scope: Scope, receive: Receive, send: Send) -
         body += message.get("body", b"")
         if not message.get("more_body"):
             break
-    status, answer = 404, {"message": "unknown control path"}
+    status = 404
+    answer: dict[str, Any] = {"message": "unknown control path"}
     try:
         data = json.loads(body) if body else {}
         if not isinstance(data, dict):

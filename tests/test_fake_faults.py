@@ -173,3 +173,12 @@ async def test_over_http_the_control_paths_add_companies_inject_faults_and_show_
             assert (await control.get("/_fake/deliveries")).json() == {"data": []}
             assert (await control.post("/_fake/deliveries")).json() == {"data": []}
     assert [c["name"] for c in fake.records(token, "clients")] == ["Beta", "Gama"]  # the 503 came after commit
+
+
+def test_faults_name_a_real_operation_and_sane_values() -> None:
+    fake = FakeFintoro()
+    with pytest.raises(ValueError, match="createOrders"):
+        fake.inject("createOrders", drop_connection())
+    for bad in (lambda: server_error(404), lambda: latency(-1), lambda: rate_limit_storm(0)):
+        with pytest.raises(ValueError):
+            bad()

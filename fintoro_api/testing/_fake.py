@@ -44,6 +44,7 @@ class FakeFintoro:
         self.dispatcher = Dispatcher(self.clock, resolver, receiver_rules=receiver_rules)
         self.faults = Faults()
         spec = spec_data()
+        self._operation_ids = frozenset(route.operation_id for route in spec.routes)
         self._handlers = Handlers(spec, self.dispatcher, self.store.next_id, self.clock.now)
         self.app = FakeApp(
             spec,
@@ -85,6 +86,8 @@ class FakeFintoro:
 
     def inject(self, operation_id: str, fault: Fault) -> None:
         """Make ``operation_id`` (e.g. "createOrder", or "*" for all) fail as ``fault`` says."""
+        if operation_id != "*" and operation_id not in self._operation_ids:
+            raise ValueError(f"no operation {operation_id!r} in the spec (use an operationId such as 'createOrder')")
         self.faults.add(operation_id, fault)
 
     # --- webhooks -----------------------------------------------------------------

@@ -171,3 +171,24 @@ async def test_lookups_are_the_whole_fixed_dataset_and_localised(language: str) 
     slovakia = next(c for c in countries["data"] if c["code"] == "SK")
     assert slovakia["name"] == {"sk": "Slovensko", "en": "Slovakia"}[language]
     assert "paginator" not in countries and countries == again
+
+
+def test_the_spec_data_is_generated_without_prose_and_loaded_only_when_a_fake_is_made(spec: dict[str, Any]) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from codegen.fakedata import fake_spec
+
+    data = fake_spec(spec)
+    assert len(data["operations"]) == 109
+    text = json.dumps(data)
+    for operation in spec_operations(spec):
+        summary = operation[2].get("summary")
+        assert not summary or json.dumps(summary) not in text
+    probe = (
+        "import sys, fintoro_api; assert 'fintoro_api.testing' not in sys.modules; "
+        "import fintoro_api.testing as t; from fintoro_api.testing._spec import spec_data; "
+        "assert spec_data.cache_info().currsize == 0; t.FakeFintoro(); assert spec_data.cache_info().currsize == 1"
+    )
+    assert subprocess.run([sys.executable, "-c", probe], check=False).returncode == 0

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ._app import Receive, Scope, Send
+from ._app import Receive, Scope, Send, read_body
 from ._fake import FakeFintoro
 from ._faults import Fault, drop_connection, latency, rate_limit_storm, server_error
 from ._webhooks import Delivery
@@ -51,12 +51,7 @@ def _delivery(delivery: Delivery) -> dict[str, Any]:
 
 async def admin(fake: FakeFintoro, scope: Scope, receive: Receive, send: Send) -> None:
     """Answer one ``/_fake/...`` request."""
-    body = bytearray()
-    while True:
-        message = await receive()
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            break
+    body = await read_body(receive)
     status = 404
     answer: dict[str, Any] = {"message": "unknown control path"}
     try:

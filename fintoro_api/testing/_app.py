@@ -36,6 +36,15 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
+async def read_body(receive: Receive) -> bytes:
+    body = bytearray()
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return bytes(body)
+
+
 class ConnectionDropped(Exception):
     """Raised after a partial response: the connection is to be cut (an injected fault)."""
 
@@ -67,18 +76,13 @@ class FakeApp:
             return
         if scope["type"] != "http":  # pragma: no cover - websockets are not part of the API
             return
-        body = bytearray()
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         language = negotiate(headers.get("accept-language"))
         request_id = f"req_fake_{next(self._request_ids):06d}"
         drop = False
         try:
-            reply, drop = await self._answer(scope, headers, bytes(body), language)
+            reply, drop = await self._answer(scope, headers, body, language)
         except Exception:  # a bug in the fake still answers like Fintoro (a JSON 500), and is logged
             _log.exception("fintoro_api.testing: %s %s failed (request %s)", scope["method"], scope["path"], request_id)
             reply = _error(500, language, "server_error")

@@ -20,7 +20,7 @@ help:
 	@echo "make test       run the test suite (installs and generates first when needed)"
 	@echo "make spec       vendor the pinned spec into openapi/ (SPEC=<path|url> to choose the source)"
 	@echo "make generate   regenerate fintoro_api's generated modules from openapi/"
-	@echo "make demo       run examples/quickstart.py against a local Prism mock of the API"
+	@echo "make demo       run examples/quickstart.py against the fake Fintoro (fintoro_api.testing)"
 	@echo "make prism      install the pinned Prism mock server (npm)"
 	@echo "make spec-diff OLD=<spec> NEW=<spec>   print the API change report"
 	@echo "make update-spec SPEC=<path or URL>     report, changelog, new pin, regenerate, test"
@@ -90,7 +90,7 @@ $(PRISM_BIN): tools/prism/package.json tools/prism/package-lock.json
 
 prism: $(PRISM_BIN)
 
-demo: install $(PRISM_BIN)
+demo: install
 	$(PY) -m tools.demo
 
 # --- spec evolution ------------------------------------------------------------

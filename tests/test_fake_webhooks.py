@@ -1,0 +1,261 @@
+"""Issue 18: the fake's webhooks - subscription rules, signed thin events, Fintoro's retry schedule on a fake clock."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from fintoro_api import FintoroClient, NoRateLimit, RetryPolicy, ValidationError
+from fintoro_api.models import ClientCreateInput, WebhookSubscriptionInput
+from fintoro_api.testing import BACKOFF_S, MAX_ATTEMPTS, FakeClock, FakeFintoro
+from fintoro_api.webhooks import (
+    Deleted,
+    Fetched,
+    WebhookSignatureError,
+    create_subscription,
+    fetch_resource,
+    rotate_secret,
+    signature_of,
+    verify,
+    webhook_app,
+)
+
+RECEIVER = "https://hooks.example.test/fintoro"
+
+
+class Recorder:
+    """An ASGI receiver that records raw deliveries and answers the statuses it is given, then 204."""
+
+    def __init__(self, *statuses: int) -> None:
+        self.statuses = list(statuses)
+        self.received: list[tuple[dict[str, str], bytes]] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        self.received.append(({k.decode(): v.decode() for k, v in scope["headers"]}, body))
+        status = self.statuses.pop(0) if self.statuses else 204
+        await send({"type": "http.response.start", "status": status, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+
+def client(fake: FakeFintoro, token: str) -> FintoroClient:
+    return FintoroClient(
+        token, transport=fake.transport(), retry=RetryPolicy(max_retries=0), rate_limiter=NoRateLimit()
+    )
+
+
+async def subscribe(fake: FakeFintoro, fintoro: FintoroClient, events: list[str]) -> tuple[int, str]:
+    body = WebhookSubscriptionInput.from_dict({"url": RECEIVER, "isActive": True, "subscribedEvents": events})
+    created = await create_subscription(fintoro, body, resolver=fake.resolve)
+    return created.id, created.plain_text_secret
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://hooks.example.test/fintoro",  # not https
+        "https://user:pw@hooks.example.test/fintoro",  # credentials in the URL
+        "https://localhost/hook",
+        "https://printer.local/hook",
+        "https://10.1.2.3/hook",
+        "https://127.0.0.1/hook",
+        "https://private.example.test/hook",  # resolves to a private address
+    ],
+)
+async def test_receiver_url_rules_are_enforced_at_save_time(url: str) -> None:
+    async def resolver(host: str) -> list[str]:
+        return ["192.168.1.20"] if host.startswith("private.") else ["93.184.215.14"]
+
+    fake = FakeFintoro(resolver=resolver)
+    token = fake.add_company("Acme s.r.o.")
+    async with httpx.AsyncClient(transport=fake.transport(), base_url="https://f.test") as http:
+        response = await http.post(
+            "/webhook-subscriptions",
+            json={"url": url, "isActive": True, "subscribedEvents": ["clients.created"]},
+            headers={"Authorization": f"Bearer {token}", "Accept-Language": "en"},
+        )
+    assert response.status_code == 422 and list(response.json()["errors"]) == ["url"]
+    assert fake.records(token, "webhook-subscriptions") == []
+
+
+async def test_subscription_crud_and_rotate_secret() -> None:
+    fake = FakeFintoro()
+    token = fake.add_company("Acme s.r.o.")
+    fake.receive_webhooks(RECEIVER, Recorder())
+    async with client(fake, token) as fintoro:
+        subscription_id, secret = await subscribe(fake, fintoro, ["clients.created"])
+        shown = await fintoro.webhook_subscriptions.show(subscription_id)
+        assert shown.url == RECEIVER and "plainTextSecret" not in shown.to_dict()  # only create and rotate show it
+        new_secret = await rotate_secret(fintoro, subscription_id)
+        assert new_secret != secret and new_secret.startswith("whsec_")
+        assert [s.id for s in (await fintoro.webhook_subscriptions.list()).data] == [subscription_id]
+        with pytest.raises(ValidationError):
+            body = WebhookSubscriptionInput.from_dict(
+                {"url": "http://x.test", "isActive": True, "subscribedEvents": []}
+            )
+            await fintoro.webhook_subscriptions.update(subscription_id, body=body)
+        await fintoro.webhook_subscriptions.delete(subscription_id)
+        assert (await fintoro.webhook_subscriptions.list()).data == []
+
+
+async def test_each_write_emits_its_catalogued_event_signed_as_fintoro_signs() -> None:
+    clock = FakeClock()
+    fake = FakeFintoro(clock=clock)
+    token = fake.add_company("Acme s.r.o.")
+    receiver = Recorder()
+    fake.receive_webhooks(RECEIVER, receiver)
+    async with client(fake, token) as fintoro:
+        _, secret = await subscribe(fake, fintoro, ["clients.created", "clients.updated", "clients.deleted"])
+        created = await fintoro.clients.create(body=ClientCreateInput.from_dict({"name": "Beta"}))
+        await fintoro.clients.update(created.id, body=ClientCreateInput.from_dict({"name": "Beta a.s."}))
+        await fintoro.suppliers.list()  # a read emits nothing
+        await fintoro.clients.delete(created.id)
+        await fake.deliver_webhooks()
+    assert [json.loads(body)["type"] for _, body in receiver.received] == [
+        "clients.created",
+        "clients.updated",
+        "clients.deleted",
+    ]
+    for headers, body in receiver.received:
+        event = verify(body, headers, secret, now=clock.now())
+        assert event.resource.type == "client" and event.resource.id == created.id
+        assert headers["webhook-id"] == event.id and headers["webhook-timestamp"] == str(int(clock.now()))
+        assert headers["webhook-signature"] == signature_of(body, secret)  # hex HMAC-SHA256 of the raw body
+    assert all(d.delivered for d in fake.deliveries)
+
+
+async def test_failed_deliveries_follow_fintoros_retry_schedule_on_the_fake_clock() -> None:
+    clock = FakeClock()
+    fake = FakeFintoro(clock=clock)
+    token = fake.add_company("Acme s.r.o.")
+    receiver = Recorder(500, 503)
+    fake.receive_webhooks(RECEIVER, receiver)
+    async with client(fake, token) as fintoro:
+        await subscribe(fake, fintoro, ["clients.created"])
+        await fintoro.clients.create(body=ClientCreateInput.from_dict({"name": "Beta"}))
+    start = clock.now()
+    [delivery] = fake.deliveries
+    assert len(await fake.deliver_webhooks()) == 1
+    clock.advance(BACKOFF_S[0] - 1)
+    assert await fake.deliver_webhooks() == []  # not due yet
+    clock.advance(1)
+    await fake.deliver_webhooks()
+    clock.advance(BACKOFF_S[1])
+    await fake.deliver_webhooks()
+    assert [a.status for a in delivery.attempts] == [500, 503, 204] and delivery.delivered
+    assert [a.at - start for a in delivery.attempts] == [0, BACKOFF_S[0], BACKOFF_S[0] + BACKOFF_S[1]]
+    assert len({json.loads(body)["id"] for _, body in receiver.received}) == 1  # the same event every time
+
+
+async def test_a_receiver_that_never_answers_2xx_gets_five_attempts_then_none() -> None:
+    clock = FakeClock()
+    fake = FakeFintoro(clock=clock)
+    token = fake.add_company("Acme s.r.o.")
+    fake.receive_webhooks(RECEIVER, Recorder(*[500] * 10))
+    async with client(fake, token) as fintoro:
+        await subscribe(fake, fintoro, ["clients.created"])
+        await fintoro.clients.create(body=ClientCreateInput.from_dict({"name": "Beta"}))
+    for _ in range(10):
+        await fake.deliver_webhooks()
+        clock.advance(BACKOFF_S[-1])
+    [delivery] = fake.deliveries
+    assert len(delivery.attempts) == MAX_ATTEMPTS == 5 and delivery.failed and delivery.next_at is None
+
+
+async def test_webhook_app_receives_verifies_and_fetches_what_the_event_points_at() -> None:
+    fake = FakeFintoro()
+    token = fake.add_company("Acme s.r.o.")
+    handled: list[Any] = []
+
+    async def handle(event: Any) -> None:
+        handled.append(event)
+
+    secret_box: list[str] = []
+    async with client(fake, token) as fintoro:
+        body = WebhookSubscriptionInput.from_dict(
+            {"url": RECEIVER, "isActive": True, "subscribedEvents": ["clients.created", "clients.deleted"]}
+        )
+        fake.receive_webhooks(RECEIVER, Recorder())  # registered first so the URL passes the rules
+        created = await create_subscription(fintoro, body, resolver=fake.resolve)
+        secret_box.append(created.plain_text_secret)
+        fake.receive_webhooks(RECEIVER, webhook_app(secret_box[0], handle))
+        beta = await fintoro.clients.create(body=ClientCreateInput.from_dict({"name": "Beta"}))
+        await fake.deliver_webhooks()
+        fetched = await fetch_resource(handled[0], fintoro)
+        assert isinstance(fetched, Fetched) and fetched.resource.name == "Beta"
+        await fintoro.clients.delete(beta.id)
+        await fake.deliver_webhooks()
+        assert isinstance(await fetch_resource(handled[1], fintoro), Deleted)
+    assert [e.type for e in handled] == ["clients.created", "clients.deleted"]
+
+
+async def test_after_rotation_deliveries_are_signed_with_the_new_secret_only() -> None:
+    fake = FakeFintoro()
+    token = fake.add_company("Acme s.r.o.")
+    receiver = Recorder()
+    fake.receive_webhooks(RECEIVER, receiver)
+    async with client(fake, token) as fintoro:
+        subscription_id, old = await subscribe(fake, fintoro, ["clients.created"])
+        new = await rotate_secret(fintoro, subscription_id)
+        await fintoro.clients.create(body=ClientCreateInput.from_dict({"name": "Beta"}))
+        await fake.deliver_webhooks()
+    [(headers, body)] = receiver.received
+    assert verify(body, headers, [new, old]).type == "clients.created"
+    with pytest.raises(WebhookSignatureError):
+        verify(body, headers, old)
+
+
+async def test_over_http_deliveries_reach_a_local_receiver_when_receiver_rules_are_relaxed() -> None:
+    from fintoro_api.testing._server import serve
+
+    from .support.asgi import serve as serve_receiver
+
+    fake = FakeFintoro(receiver_rules=False)
+    token = fake.add_company("Acme s.r.o.")
+    handled: list[Any] = []
+
+    async def handle(event: Any) -> None:
+        handled.append(event)
+
+    secret: list[str] = []
+
+    async def receiver(scope: Any, receive: Any, send: Any) -> None:
+        await webhook_app(secret[0], handle)(scope, receive, send)
+
+    async with (
+        serve_receiver(receiver) as receiver_url,
+        serve(fake) as url,
+        FintoroClient(token, base_url=url, retry=RetryPolicy(max_retries=0)) as fintoro,
+    ):
+        body = WebhookSubscriptionInput.from_dict(
+            {"url": f"{receiver_url}/hooks", "isActive": True, "subscribedEvents": ["clients.created"]}
+        )
+        created = await fintoro.webhook_subscriptions.create(body=body)
+        secret.append(created.plain_text_secret)
+        await fintoro.clients.create(body=ClientCreateInput.from_dict({"name": "Beta"}))
+        async with asyncio.timeout(10):  # the server sends due deliveries every second by itself
+            while not handled:
+                await asyncio.sleep(0.05)
+    assert [e.type for e in handled] == ["clients.created"]
+    assert fake.deliveries[0].attempts[0].status == 204
+
+
+async def test_with_fintoros_rules_a_loopback_receiver_is_refused() -> None:
+    fake = FakeFintoro()
+    token = fake.add_company("Acme s.r.o.")
+    async with client(fake, token) as fintoro:
+        body = WebhookSubscriptionInput.from_dict(
+            {"url": "https://127.0.0.1:8443/hooks", "isActive": True, "subscribedEvents": ["clients.created"]}
+        )
+        with pytest.raises(ValidationError) as refused:
+            await fintoro.webhook_subscriptions.create(body=body)
+    assert "url" in refused.value.errors

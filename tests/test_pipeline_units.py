@@ -212,3 +212,12 @@ def test_with_options_shows_readable_defaults_in_help() -> None:
     assert "object at 0x" not in text
     signature = inspect.signature(FintoroClient.with_options)
     assert {repr(p.default) for p in signature.parameters.values() if p.name != "self"} == {"UNSET"}
+
+
+def test_generation_time_tables_agree_with_what_the_webhook_and_transfer_layers_derive() -> None:
+    from fintoro_api import _spec_index, _transfers
+    from fintoro_api.webhooks import show_operations
+
+    assert {c: op.operation_id for c, op in show_operations().items()} == _spec_index.SHOW_OPERATIONS
+    derived = [(pattern.pattern, binary) for pattern, binary in _transfers._binary_routes()]
+    assert derived == list(_spec_index.BINARY_ROUTES)

@@ -85,7 +85,8 @@ class FintoroClient(Resources):
             (no total); ``None`` disables both.
         max_retries: resends of a failed attempt when that cannot duplicate a write (0 disables).
         retry: a full ``RetryPolicy`` (backoff, Retry-After cap) instead of ``max_retries``.
-        transport: an httpx transport for the pool we create (custom TLS, proxies, tests).
+        transport: an httpx transport for the pool we create (custom TLS, proxies, tests); its
+            own connection limits apply instead of ours (20 connections, all kept alive).
         http_client: an ``httpx.AsyncClient`` to send through instead of our own pool (its
             transport, proxies, TLS settings and event hooks apply); it is not closed by
             ``aclose()`` (you own it). Its headers, cookies, auth, base URL, timeouts and
@@ -96,7 +97,7 @@ class FintoroClient(Resources):
             120 per 60 s per company); ``NoRateLimit()`` to disable.
         company: rate-limit key for this token's company when known (scopes with the same key
             share one budget); otherwise learned by ``current_company()`` or keyed by token.
-        cache_lookups: cache the fixed lookups (countries, currencies, ...) per language.
+        cache_lookups: cache the fixed lookups (countries, currencies, ...) per token and language.
     """
 
     def __init__(

@@ -243,23 +243,22 @@ class Sender:
     ) -> httpx.Response | Exception:
         """One exchange: wait for the rate limit, send, learn from the answer. Non-2xx bodies are read."""
         key = self.rate_limit_key
+        started = None  # set once the rate limiter let the request go
         try:
             async with asyncio.timeout_at(deadline.at):
                 await self._core.limiter.acquire(key, max_wait=deadline.remaining())
-        except WaitTooLong as exc:
-            raise RateLimitDeadlineError(exc.wait, request=request) from None
-        except TimeoutError:
-            raise RateLimitDeadlineError(None, request=request) from None
-        started = time.monotonic()
-        try:
-            async with asyncio.timeout_at(deadline.at):
+                started = time.monotonic()
                 response = await self._core.http.send(request, auth=None, follow_redirects=False, stream=stream)
                 if stream and not response.is_success:
                     await _read_and_close(response)
+        except WaitTooLong as exc:
+            raise RateLimitDeadlineError(exc.wait, request=request) from None
         except httpx.HTTPError as exc:
-            log_attempt(request, exc, started, attempt)
+            log_attempt(request, exc, started or time.monotonic(), attempt)
             return exc
         except TimeoutError:
+            if started is None:  # the limiter ignored max_wait and slept into the deadline
+                raise RateLimitDeadlineError(None, request=request) from None
             passed = _DeadlinePassed()
             log_attempt(request, passed, started, attempt)
             return passed

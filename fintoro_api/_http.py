@@ -50,6 +50,14 @@ __all__ = ["Core", "NoCookies", "ScopeOptions", "Sender", "UnsafeURLError"]
 
 # Exceptions whose text comes from the operating system, never from our headers.
 _QUOTABLE_ERRORS = (httpx.NetworkError, httpx.TimeoutException)
+# What the others mean, said without their text (h11 quotes the offending header value).
+_MEANINGS: dict[type[httpx.HTTPError], str] = {
+    httpx.RemoteProtocolError: "the server closed the connection or broke the HTTP protocol",
+    httpx.LocalProtocolError: "the request cannot be sent as HTTP (an illegal header value?)",
+    httpx.DecodingError: "the response body could not be decoded",
+    httpx.UnsupportedProtocol: "the URL's scheme is not supported",
+    httpx.ProxyError: "the proxy refused the request",
+}
 
 
 class NoCookies(CookieJar):
@@ -279,9 +287,10 @@ class Sender:
             return APITimeoutError(f"the call's deadline of {deadline.seconds:g} s passed", request=request)
         if isinstance(outcome, httpx.TimeoutException):
             return APITimeoutError(f"{name}: request timed out", request=request)
-        # Other library texts can quote header values (h11's "Illegal header value ..."): name the class only.
-        detail = f"{name}: {outcome}" if isinstance(outcome, _QUOTABLE_ERRORS) and str(outcome) else name
-        return APIConnectionError(detail, request=request)
+        if isinstance(outcome, _QUOTABLE_ERRORS) and str(outcome):
+            return APIConnectionError(f"{name}: {outcome}", request=request)
+        meaning = next((text for cls, text in _MEANINGS.items() if isinstance(outcome, cls)), "transport failure")
+        return APIConnectionError(f"{name}: {meaning}", request=request)
 
 
 def _may_have_acted(outcome: httpx.Response | Exception) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import urllib.request
 from collections.abc import Iterable
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
@@ -52,6 +53,19 @@ def _timeouts(value: float | httpx.Timeout | None) -> tuple[httpx.Timeout, float
     if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < float("inf"):
         return httpx.Timeout(float(value), connect=min(CONNECT_TIMEOUT, float(value))), float(value)
     raise ValueError(f"timeout must be a positive number of seconds, an httpx.Timeout or None, got {value!r}")
+
+
+def _own_pool(transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient | httpx.AsyncBaseTransport:
+    """Where our requests go: a transport we call directly, or a client when proxies come from the environment.
+
+    httpx only honours HTTP(S)_PROXY through a client (as mounts); our own transport
+    still honours SSL_CERT_FILE and SSL_CERT_DIR.
+    """
+    if transport is not None:
+        return transport
+    if urllib.request.getproxies():
+        return httpx.AsyncClient(limits=DEFAULT_LIMITS, cookies=NoCookies())
+    return httpx.AsyncHTTPTransport(limits=DEFAULT_LIMITS)
 
 
 def _base_url(value: str) -> httpx.URL:
@@ -128,13 +142,9 @@ class FintoroClient(Resources):
             company=company,
         )
         url = _base_url(base_url)
-        owns_http = http_client is None
-        http = http_client or httpx.AsyncClient(
-            transport=transport, limits=DEFAULT_LIMITS, timeout=phase_timeouts, cookies=NoCookies()
-        )
         core = Core(
-            http=http,
-            owns_http=owns_http,
+            http=http_client if http_client is not None else _own_pool(transport),
+            owns_pool=http_client is None,
             base_url=url,
             limiter=rate_limiter if rate_limiter is not None else InMemoryRateLimiter(),
             lookup_cache=LookupCache() if cache_lookups else None,
@@ -276,9 +286,7 @@ class FintoroClient(Resources):
         """Close the connection pool (root client only; closing a scope leaves the pool open)."""
         if not self._is_root or self._core.closed:
             return
-        self._core.closed = True
-        if self._core.owns_http:
-            await self._core.http.aclose()
+        await self._core.aclose()
 
     async def __aenter__(self) -> FintoroClient:
         return self

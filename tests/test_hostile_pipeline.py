@@ -361,3 +361,18 @@ async def test_1000_requests_at_concurrency_100_open_no_more_connections_than_th
             names = await asyncio.gather(*(one() for _ in range(500)))
             assert set(names) == {"Acme"}
     assert len(connections) <= 20, f"{len(connections)} connections for a pool of 20"
+
+
+async def test_an_environment_proxy_is_honoured_and_its_set_cookie_never_comes_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    proxy = Recorder(lambda r: Reply(200, {**JSON, "Set-Cookie": "via=proxy; Path=/"}, WHOAMI))
+    async with raw_server(proxy) as proxy_url:
+        for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", proxy_url)
+        async with client_for("http://api.test/v1") as client:
+            assert (await client.whoami.show()).name == "Acme"
+            assert (await client.with_token("tok_other").whoami.show()).name == "Acme"
+    assert [r.target for r in proxy.seen] == ["http://api.test/v1/whoami"] * 2
+    assert [r.headers.get("cookie") for r in proxy.seen] == [None, None]

@@ -9,7 +9,7 @@ call, top to bottom:
 ``send``          the call's total deadline and the retry loop
                   (``RetryPolicy.next_delay`` decides every resend);
 ``_attempt``      rate-limit wait (``max_wait`` = what the deadline has left),
-                  one exchange with redirects off, limiter feedback;
+                  one exchange with redirects off (``Core.exchange``), limiter feedback;
 ``_error``        the typed error for the last outcome (``_exceptions``).
 
 Requests are built here, not by the httpx client: only our headers travel

@@ -11,6 +11,7 @@ import gzip
 import json
 import logging
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -376,3 +377,14 @@ async def test_an_environment_proxy_is_honoured_and_its_set_cookie_never_comes_b
             assert (await client.with_token("tok_other").whoami.show()).name == "Acme"
     assert [r.target for r in proxy.seen] == ["http://api.test/v1/whoami"] * 2
     assert [r.headers.get("cookie") for r in proxy.seen] == [None, None]
+
+
+async def test_a_download_redirected_elsewhere_saves_nothing_and_names_only_the_origin(tmp_path: Path) -> None:
+    storage = Recorder(lambda r: Reply(200, {"Content-Type": "application/pdf"}, b"%PDF-1.7 elsewhere"))
+    async with raw_server(storage) as other:
+        api = Recorder(lambda r: Reply(302, {"Location": f"{other}/bucket/invoice-301.pdf?signature=SIGNED"}))
+        async with raw_server(api) as url, client_for(url) as client:
+            with pytest.raises(RedirectError) as caught:
+                await client.save("/invoices/301/pdf", tmp_path / "invoice.pdf")
+    assert storage.seen == [] and list(tmp_path.iterdir()) == []
+    assert caught.value.location_origin == other and "SIGNED" not in str(caught.value)

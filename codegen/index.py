@@ -11,13 +11,16 @@ import re
 from pathlib import Path
 from typing import Any
 
+from openapi_python_client.strings import PythonIdentifier
+
 from .errors import CodegenError
 from .facade import operations_table, write_facade
 
 MODULES = ("_spec_index.py", "_resources.py")
-_PATH_PARAM = re.compile(r"\{[^}]*\}")
+LOOKUP_TAG = "Lookups"
+FIELD_PREFIX = "field_"  # openapi-python-client's default; generator-config.yaml keeps it
 HTTP_METHODS = ("get", "put", "post", "patch", "delete")
-_ROUTE = re.compile(r'^METHOD = "([A-Z]+)"\nPATH = "([^"]+)"$', re.MULTILINE)
+_OPERATION = re.compile(r'^OPERATION = "([^"]+)"$', re.MULTILINE)
 
 
 def iter_operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any], list[dict[str, Any]]]]:
@@ -61,6 +64,11 @@ def _multipart_arrays(spec: dict[str, Any], operation: dict[str, Any]) -> tuple[
     if ref:
         schema = spec.get("components", {}).get("schemas", {}).get(ref.rsplit("/", 1)[-1], {})
     return tuple(sorted(name for name, prop in schema.get("properties", {}).items() if prop.get("type") == "array"))
+
+
+def _is_lookup(method: str, operation: dict[str, Any]) -> bool:
+    """A GET of a fixed lookup (countries, currencies, ...): the spec tags them "Lookups"."""
+    return method == "get" and (operation.get("tags") or [""])[0] == LOOKUP_TAG
 
 
 def _per_page_max(params: list[dict[str, Any]]) -> int | None:
@@ -140,20 +148,20 @@ def body_rules(raw_spec: dict[str, Any]) -> tuple[dict[str, list[list[str]]], di
     return dict(sorted(rules.items())), {name: targets for name, targets in kept_links.items() if targets}
 
 
-def route_shape(path: str) -> str:
-    """A path with its parameter names blanked: the generator renames them (``{creditNote}`` -> ``{credit_note}``)."""
-    return _PATH_PARAM.sub("{}", path)
+def endpoint_name(operation_id: str) -> str:
+    """The generator's Python name for an operationId (``showInvoice`` -> ``show_invoice``)."""
+    return str(PythonIdentifier(operation_id, prefix=FIELD_PREFIX))
 
 
-def scan_modules(package: Path) -> dict[tuple[str, str], str]:
-    """(METHOD, route shape) -> "tag.module" for every generated endpoint module."""
-    found: dict[tuple[str, str], str] = {}
+def scan_modules(package: Path) -> dict[str, str]:
+    """endpoint name -> "tag.module" for every generated endpoint module (its OPERATION constant)."""
+    found: dict[str, str] = {}
     for module in sorted((package / "api").glob("*/*.py")):
         if module.name == "__init__.py":
             continue
-        match = _ROUTE.search(module.read_text(encoding="utf-8"))
+        match = _OPERATION.search(module.read_text(encoding="utf-8"))
         if match:
-            found[(match.group(1), route_shape(match.group(2)))] = f"{module.parent.name}.{module.stem}"
+            found[match.group(1)] = f"{module.parent.name}.{module.stem}"
     return found
 
 
@@ -164,11 +172,13 @@ def write_modules(
 
     Returns counts for the stamp and the Markdown table of facade calls.
     """
-    modules = scan_modules(package)
     operations = iter_operations(patched_spec)
-    missing = [
-        op["operationId"] for method, path, op, _ in operations if (method.upper(), route_shape(path)) not in modules
-    ]
+    names = {op["operationId"]: endpoint_name(op["operationId"]) for _, _, op, _ in operations}
+    if len(set(names.values())) != len(names):
+        raise CodegenError("two operationIds have the same Python name; the generator would merge their modules")
+    scanned = scan_modules(package)
+    modules = {op_id: scanned[name] for op_id, name in names.items() if name in scanned}
+    missing = [op_id for op_id in names if op_id not in modules]
     if missing:
         raise CodegenError(f"the generator dropped {len(missing)} operation(s): {', '.join(missing)}")
     rules, links = body_rules(raw_spec)
@@ -183,12 +193,13 @@ def write_modules(
             f"        method={method.upper()!r},\n"
             f"        tag={(operation.get('tags') or ['default'])[0]!r},\n"
             f"        path={path!r},\n"
-            f"        module={modules[(method.upper(), route_shape(path))]!r},\n"
+            f"        module={modules[op_id]!r},\n"
             f"        idempotency_key={'idempotency-key' in header_names!r},\n"
             f"        per_page_max={_per_page_max(params)!r},\n"
             f"        binary={_binary_type(operation)!r},\n"
             f"        body_schema={_body_schema(operation)!r},\n"
             f"        multipart_arrays={_multipart_arrays(patched_spec, operation)!r},\n"
+            f"        lookup={_is_lookup(method, operation)!r},\n"
             f"    ),\n"
         )
     text = (
@@ -205,8 +216,15 @@ def write_modules(
         "    per_page_max: int | None  # the perPage maximum of a paginated list\n"
         "    binary: str | None  # the content type of a binary (download) success response\n"
         "    body_schema: str | None  # the component schema of a JSON request body\n"
-        "    multipart_arrays: tuple[str, ...]  # multipart array fields, sent as name[] parts for PHP\n\n\n"
+        "    multipart_arrays: tuple[str, ...]  # multipart array fields, sent as name[] parts for PHP\n"
+        "    lookup: bool  # a fixed lookup (ids never change in v1): its answers may be cached\n\n\n"
         "OPERATIONS: dict[str, Operation] = {\n" + "".join(op_rows) + "}\n\n"
+        "# Resource collection -> the operationId of its GET /<collection>/{id} (webhook events fetch through it).\n"
+        f"SHOW_OPERATIONS: dict[str, str] = {show_operations(operations)!r}\n\n"
+        "# Binary downloads: (full-match pattern of the API path, content type).\n"
+        f"BINARY_ROUTES: tuple[tuple[str, str], ...] = {binary_routes(operations)!r}\n\n"
+        "# A generated module's OPERATION (the generator's name for its operationId) -> operationId.\n"
+        f"ENDPOINTS: dict[str, str] = {dict(sorted((name, op_id) for op_id, name in names.items()))!r}\n\n"
         "# Required-only anyOf rules removed by the overlay (at least one alternative must be fully present).\n"
         f"BODY_RULES: dict[str, tuple[tuple[str, ...], ...]] = {_tuples(rules)}\n\n"
         "# Where body checks descend: schema -> property -> (schema, is_array).\n"
@@ -214,13 +232,37 @@ def write_modules(
     )
     (package / "_spec_index.py").write_text(text, encoding="utf-8")
     aliases = write_aliases(package, raw_spec)
-    by_id = {op["operationId"]: modules[(method.upper(), route_shape(path))] for method, path, op, _ in operations}
+    by_id = {op["operationId"]: modules[op["operationId"]] for _, _, op, _ in operations}
     maxima = {op["operationId"]: _per_page_max(params) for _, _, op, params in operations}
     binaries = {op["operationId"]: _binary_type(op) for _, _, op, _ in operations}
     facade_rows = write_facade(package, [(m, p, op) for m, p, op, _ in operations], by_id, maxima, binaries)
     models = sum(1 for path in (package / "models").glob("*.py") if not path.name.startswith("_"))
     counts = {"operations": len(operations), "models": models, "model_aliases": len(aliases)}
     return counts, operations_table(facade_rows)
+
+
+Operations = list[tuple[str, str, dict[str, Any], list[dict[str, Any]]]]
+_SHOW_PATH = re.compile(r"/([a-z0-9-]+)/\{[^}]+\}")
+
+
+def show_operations(operations: Operations) -> dict[str, str]:
+    """collection -> operationId of ``GET /<collection>/{id}`` (JSON detail, not a download)."""
+    found = {}
+    for method, path, operation, _ in operations:
+        match = _SHOW_PATH.fullmatch(path)
+        if method == "get" and match and not _binary_type(operation):
+            found[match.group(1)] = str(operation["operationId"])
+    return dict(sorted(found.items()))
+
+
+def binary_routes(operations: Operations) -> tuple[tuple[str, str], ...]:
+    """(regex matching the API path, content type) of every binary download."""
+    routes = []
+    for _, path, operation, _ in operations:
+        binary = _binary_type(operation)
+        if binary:
+            routes.append(("^" + re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(path)) + "$", binary))
+    return tuple(routes)
 
 
 def single_all_of_aliases(raw_spec: dict[str, Any], model_names: set[str]) -> dict[str, str]:

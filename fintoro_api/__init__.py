@@ -20,22 +20,24 @@ if not _Path(__file__).with_name("_generated.json").exists():
 
 __version__ = "0.1.0"
 
+# The public surface, declared once: name -> private module. README's list and the
+# TYPE_CHECKING imports below are tested against it (tests/test_pipeline_surface.py).
 _EXPORTS: dict[str, str] = {
     "AsyncPager": "._pagination",
-    "Download": "._transfers",
-    "FintoroClient": "._client",
     "DEFAULT_BASE_URL": "._client",
     "DEFAULT_MAX_RETRIES": "._client",
     "DEFAULT_TIMEOUT": "._client",
-    "RequestValidationError": "._body_rules",
-    "UnsafeURLError": "._http",
-    "RateLimitInfo": "._headers",
-    "idempotency_key": "._idempotency",
+    "Download": "._transfers",
+    "FintoroClient": "._client",
     "InMemoryRateLimiter": "._ratelimit",
     "NoRateLimit": "._ratelimit",
+    "RateLimitInfo": "._headers",
     "RateLimiter": "._ratelimit",
-    "RetryPolicy": "._retry",
     "Response": ".types",
+    "RetryPolicy": "._retry",
+    "UNSET": ".types",
+    "Unset": ".types",
+    "idempotency_key": "._idempotency",
     **{
         name: "._exceptions"
         for name in (
@@ -44,55 +46,29 @@ _EXPORTS: dict[str, str] = {
             "APIResponseValidationError",
             "APIStatusError",
             "APITimeoutError",
+            "AlreadyDeletedError",
             "AuthenticationError",
+            "ConflictError",
             "DownloadInterruptedError",
             "FintoroError",
             "IdempotencyConflictError",
             "NotFoundError",
             "PermissionDeniedError",
+            "RateLimitDeadlineError",
             "RateLimitError",
+            "RedirectError",
+            "RequestValidationError",
             "ServerError",
             "ServiceUnavailableError",
+            "TooManyRequestsError",
             "UnexpectedContentTypeError",
+            "UnsafeURLError",
             "ValidationError",
         )
     },
 }
 
-__all__ = [
-    "DEFAULT_BASE_URL",
-    "DEFAULT_MAX_RETRIES",
-    "DEFAULT_TIMEOUT",
-    "APIConnectionError",
-    "APIError",
-    "APIResponseValidationError",
-    "APIStatusError",
-    "APITimeoutError",
-    "AsyncPager",
-    "AuthenticationError",
-    "Download",
-    "DownloadInterruptedError",
-    "FintoroClient",
-    "FintoroError",
-    "IdempotencyConflictError",
-    "InMemoryRateLimiter",
-    "NoRateLimit",
-    "NotFoundError",
-    "PermissionDeniedError",
-    "RateLimitError",
-    "RateLimitInfo",
-    "RateLimiter",
-    "RequestValidationError",
-    "Response",
-    "RetryPolicy",
-    "ServerError",
-    "ServiceUnavailableError",
-    "UnexpectedContentTypeError",
-    "UnsafeURLError",
-    "ValidationError",
-    "__version__",
-    "idempotency_key",
-]
+__all__ = [*_EXPORTS, "__version__"]
 
 
 def __getattr__(name: str) -> Any:
@@ -108,32 +84,118 @@ def __dir__() -> list[str]:
     return __all__
 
 
-if TYPE_CHECKING:
-    from ._body_rules import RequestValidationError
-    from ._client import DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, FintoroClient
-    from ._exceptions import (
-        APIConnectionError,
-        APIError,
-        APIResponseValidationError,
-        APIStatusError,
-        APITimeoutError,
-        AuthenticationError,
-        DownloadInterruptedError,
-        FintoroError,
-        IdempotencyConflictError,
-        NotFoundError,
-        PermissionDeniedError,
-        RateLimitError,
-        ServerError,
-        ServiceUnavailableError,
-        UnexpectedContentTypeError,
-        ValidationError,
+if TYPE_CHECKING:  # for type checkers: the same names as _EXPORTS, imported eagerly
+    from ._client import (
+        DEFAULT_BASE_URL as DEFAULT_BASE_URL,
     )
-    from ._headers import RateLimitInfo
-    from ._http import UnsafeURLError
-    from ._idempotency import idempotency_key
-    from ._pagination import AsyncPager
-    from ._ratelimit import InMemoryRateLimiter, NoRateLimit, RateLimiter
-    from ._retry import RetryPolicy
-    from ._transfers import Download
-    from .types import Response
+    from ._client import (
+        DEFAULT_MAX_RETRIES as DEFAULT_MAX_RETRIES,
+    )
+    from ._client import (
+        DEFAULT_TIMEOUT as DEFAULT_TIMEOUT,
+    )
+    from ._client import (
+        FintoroClient as FintoroClient,
+    )
+    from ._exceptions import (
+        AlreadyDeletedError as AlreadyDeletedError,
+    )
+    from ._exceptions import (
+        APIConnectionError as APIConnectionError,
+    )
+    from ._exceptions import (
+        APIError as APIError,
+    )
+    from ._exceptions import (
+        APIResponseValidationError as APIResponseValidationError,
+    )
+    from ._exceptions import (
+        APIStatusError as APIStatusError,
+    )
+    from ._exceptions import (
+        APITimeoutError as APITimeoutError,
+    )
+    from ._exceptions import (
+        AuthenticationError as AuthenticationError,
+    )
+    from ._exceptions import (
+        ConflictError as ConflictError,
+    )
+    from ._exceptions import (
+        DownloadInterruptedError as DownloadInterruptedError,
+    )
+    from ._exceptions import (
+        FintoroError as FintoroError,
+    )
+    from ._exceptions import (
+        IdempotencyConflictError as IdempotencyConflictError,
+    )
+    from ._exceptions import (
+        NotFoundError as NotFoundError,
+    )
+    from ._exceptions import (
+        PermissionDeniedError as PermissionDeniedError,
+    )
+    from ._exceptions import (
+        RateLimitDeadlineError as RateLimitDeadlineError,
+    )
+    from ._exceptions import (
+        RateLimitError as RateLimitError,
+    )
+    from ._exceptions import (
+        RedirectError as RedirectError,
+    )
+    from ._exceptions import (
+        RequestValidationError as RequestValidationError,
+    )
+    from ._exceptions import (
+        ServerError as ServerError,
+    )
+    from ._exceptions import (
+        ServiceUnavailableError as ServiceUnavailableError,
+    )
+    from ._exceptions import (
+        TooManyRequestsError as TooManyRequestsError,
+    )
+    from ._exceptions import (
+        UnexpectedContentTypeError as UnexpectedContentTypeError,
+    )
+    from ._exceptions import (
+        UnsafeURLError as UnsafeURLError,
+    )
+    from ._exceptions import (
+        ValidationError as ValidationError,
+    )
+    from ._headers import (
+        RateLimitInfo as RateLimitInfo,
+    )
+    from ._idempotency import (
+        idempotency_key as idempotency_key,
+    )
+    from ._pagination import (
+        AsyncPager as AsyncPager,
+    )
+    from ._ratelimit import (
+        InMemoryRateLimiter as InMemoryRateLimiter,
+    )
+    from ._ratelimit import (
+        NoRateLimit as NoRateLimit,
+    )
+    from ._ratelimit import (
+        RateLimiter as RateLimiter,
+    )
+    from ._retry import (
+        RetryPolicy as RetryPolicy,
+    )
+    from ._transfers import (
+        Download as Download,
+    )
+    from .types import (
+        UNSET as UNSET,
+    )
+    from .types import (
+        Response as Response,
+    )
+    from .types import (
+        Unset as Unset,
+    )

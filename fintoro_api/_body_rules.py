@@ -13,12 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ._exceptions import FintoroError
+from ._exceptions import RequestValidationError as RequestValidationError  # defined with every other error
 from ._spec_index import BODY_LINKS, BODY_RULES
-
-
-class RequestValidationError(FintoroError, ValueError):
-    """A request body breaks a rule of the API contract; nothing was sent."""
 
 
 def check_body(schema: str, body: Any) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import urllib.request
 from collections.abc import Iterable
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
@@ -21,35 +22,62 @@ import httpx
 
 from . import _transfers
 from ._headers import RateLimitInfo
-from ._http import Core, LookupCache, ScopeOptions, Sender
+from ._http import Core, NoCookies, ScopeOptions, Sender
 from ._logging import setup_from_env
+from ._lookup_cache import LookupCache
 from ._ratelimit import InMemoryRateLimiter, RateLimiter
 from ._resources import Resources
 from ._retry import RetryPolicy
-from ._secrets import Secret
+from ._secrets import bearer_token
 from ._transfers import Download, ProgressCallback, UploadItem
+from .types import UNSET, Unset
 
 DEFAULT_BASE_URL = "https://app.fintoro.sk/api/public/v1"
-# httpx has a 5 s default for everything; a large PDF or a slow report needs
-# longer reads, while a dead host should fail fast on connect.
-DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
-DEFAULT_LIMITS = httpx.Limits(max_connections=20, max_keepalive_connections=10)
+# Seconds for a whole call: rate-limit wait, every attempt and every backoff.
+# httpx's 5 s per read is too short for a large PDF or a slow report; a dead
+# host should still fail fast on connect.
+DEFAULT_TIMEOUT = 60.0
+CONNECT_TIMEOUT = 5.0
+# Keep-alive equal to the pool size: with fewer, httpcore closes connections
+# the moment a burst ends and the next burst pays a TLS handshake per request.
+DEFAULT_LIMITS = httpx.Limits(max_connections=20, max_keepalive_connections=20)
 DEFAULT_MAX_RETRIES = 2
-_UNSET: Any = object()
 
 
-def _timeout(value: float | httpx.Timeout | None) -> httpx.Timeout:
+def _timeouts(value: float | httpx.Timeout | None) -> tuple[httpx.Timeout, float | None]:
+    """(per-phase httpx timeouts, total deadline per call) for a ``timeout`` argument."""
     if isinstance(value, httpx.Timeout):
-        return value
-    if value is None or (isinstance(value, int | float) and not isinstance(value, bool) and value > 0):
-        return httpx.Timeout(value)
+        return value, None
+    if value is None:
+        return httpx.Timeout(None), None
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < float("inf"):
+        return httpx.Timeout(float(value), connect=min(CONNECT_TIMEOUT, float(value))), float(value)
     raise ValueError(f"timeout must be a positive number of seconds, an httpx.Timeout or None, got {value!r}")
 
 
+def _own_pool(transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient | httpx.AsyncBaseTransport:
+    """Where our requests go: a transport we call directly, or a client when proxies come from the environment.
+
+    httpx only honours HTTP(S)_PROXY through a client (as mounts); our own transport
+    still honours SSL_CERT_FILE and SSL_CERT_DIR.
+    """
+    if transport is not None:
+        return transport
+    if urllib.request.getproxies():
+        return httpx.AsyncClient(limits=DEFAULT_LIMITS, cookies=NoCookies())
+    return httpx.AsyncHTTPTransport(limits=DEFAULT_LIMITS)
+
+
 def _base_url(value: str) -> httpx.URL:
-    url = httpx.URL(value)
+    try:
+        url = httpx.URL(value)
+    except (httpx.InvalidURL, TypeError):
+        raise ValueError("base_url is not a valid URL") from None
     if url.scheme not in ("http", "https") or not url.host:
-        raise ValueError(f"base_url must be an absolute http(s) URL, got {value!r}")
+        raise ValueError(f"base_url must be an absolute http(s) URL, got scheme {url.scheme!r}")
+    if url.userinfo:
+        # It would show in reprs and logs; the token is the only credential the API takes.
+        raise ValueError("base_url must not contain a user name or password (pass the API token as token=)")
     return url
 
 
@@ -63,17 +91,27 @@ class FintoroClient(Resources):
         token: the company's API bearer token (never logged or shown in reprs).
         base_url: the API root.
         accept_language: default ``Accept-Language`` for every request (``with_options`` overrides it).
-        timeout: seconds or an ``httpx.Timeout``; default 60 s total, 5 s to connect.
+        timeout: seconds for the whole call, covering the rate-limit wait, every attempt and every
+            backoff (default 60; connecting may take at most 5 of them). A call that cannot finish
+            in time raises ``APITimeoutError``, or ``RateLimitDeadlineError`` when the rate-limit
+            wait alone would outlast it. For a download it covers reaching the body; the body then
+            streams with the per-read limit. An ``httpx.Timeout`` sets per-phase limits instead
+            (no total); ``None`` disables both.
         max_retries: resends of a failed attempt when that cannot duplicate a write (0 disables).
         retry: a full ``RetryPolicy`` (backoff, Retry-After cap) instead of ``max_retries``.
-        transport: an httpx transport for the pool we create (custom TLS, proxies, tests).
-        http_client: an ``httpx.AsyncClient`` to send through instead of our own pool; it is not
-            closed by ``aclose()`` (you own it). Its headers and auth are not used.
+        transport: an httpx transport for the pool we create (custom TLS, proxies, tests); its
+            own connection limits apply instead of ours (20 connections, all kept alive).
+        http_client: an ``httpx.AsyncClient`` to send through instead of our own pool (its
+            transport, proxies, TLS settings and event hooks apply); it is not closed by
+            ``aclose()`` (you own it). Its headers, cookies, auth, base URL, timeouts and
+            ``follow_redirects`` are not used: requests carry only this client's headers, never a
+            cookie, and a 3xx raises ``RedirectError``. Cookies Fintoro sets may still land in its
+            jar; they are never sent by fintoro_api.
         rate_limiter: where requests wait for their company's budget (default: in-memory,
             120 per 60 s per company); ``NoRateLimit()`` to disable.
         company: rate-limit key for this token's company when known (scopes with the same key
             share one budget); otherwise learned by ``current_company()`` or keyed by token.
-        cache_lookups: cache the fixed lookups (countries, currencies, ...) per language.
+        cache_lookups: cache the fixed lookups (countries, currencies, ...) per token and language.
     """
 
     def __init__(
@@ -94,19 +132,19 @@ class FintoroClient(Resources):
         setup_from_env()
         if http_client is not None and transport is not None:
             raise ValueError("pass either http_client or transport, not both")
+        phase_timeouts, deadline = _timeouts(timeout)
         options = ScopeOptions(
-            token=Secret(token),
+            token=bearer_token(token),
             accept_language=accept_language,
-            timeout=_timeout(timeout),
+            timeout=phase_timeouts,
+            deadline=deadline,
             retry=retry if retry is not None else RetryPolicy(max_retries=max_retries),
             company=company,
         )
         url = _base_url(base_url)
-        owns_http = http_client is None
-        http = http_client or httpx.AsyncClient(transport=transport, limits=DEFAULT_LIMITS, timeout=options.timeout)
         core = Core(
-            http=http,
-            owns_http=owns_http,
+            http=http_client if http_client is not None else _own_pool(transport),
+            owns_pool=http_client is None,
             base_url=url,
             limiter=rate_limiter if rate_limiter is not None else InMemoryRateLimiter(),
             lookup_cache=LookupCache() if cache_lookups else None,
@@ -139,22 +177,26 @@ class FintoroClient(Resources):
 
         The parent is not modified; closing the scope does not close the pool.
         """
-        return self._scope(self._core, attrs.evolve(self._options, token=Secret(token), company=company))
+        return self._scope(self._core, attrs.evolve(self._options, token=bearer_token(token), company=company))
 
     def with_options(
         self,
         *,
-        accept_language: str | None = _UNSET,
-        timeout: float | httpx.Timeout | None = _UNSET,
-        max_retries: int = _UNSET,
+        accept_language: str | Unset | None = UNSET,
+        timeout: float | httpx.Timeout | Unset | None = UNSET,
+        max_retries: int | Unset = UNSET,
     ) -> FintoroClient:
-        """A client with other per-call settings (same token, same pool), e.g. ``max_retries=0``."""
+        """A client with other per-call settings (same token, same pool), e.g. ``max_retries=0``.
+
+        An argument left at ``UNSET`` keeps this client's value; ``None`` is a value
+        (no language header, no timeout).
+        """
         changes: dict[str, Any] = {}
-        if accept_language is not _UNSET:
+        if not isinstance(accept_language, Unset):
             changes["accept_language"] = accept_language
-        if timeout is not _UNSET:
-            changes["timeout"] = _timeout(timeout)
-        if max_retries is not _UNSET:
+        if not isinstance(timeout, Unset):
+            changes["timeout"], changes["deadline"] = _timeouts(timeout)
+        if not isinstance(max_retries, Unset):
             changes["retry"] = attrs.evolve(self._options.retry, max_retries=max_retries)
         return self._scope(self._core, attrs.evolve(self._options, **changes))
 
@@ -184,7 +226,13 @@ class FintoroClient(Resources):
 
     @property
     def timeout(self) -> httpx.Timeout:
+        """The per-phase httpx limits (connect, read, write, pool wait)."""
         return self._options.timeout
+
+    @property
+    def deadline(self) -> float | None:
+        """Seconds a whole call may take (rate-limit wait, attempts and backoff); None: no total."""
+        return self._options.deadline
 
     @property
     def rate_limit_key(self) -> str:
@@ -238,9 +286,7 @@ class FintoroClient(Resources):
         """Close the connection pool (root client only; closing a scope leaves the pool open)."""
         if not self._is_root or self._core.closed:
             return
-        self._core.closed = True
-        if self._core.owns_http:
-            await self._core.http.aclose()
+        await self._core.aclose()
 
     async def __aenter__(self) -> FintoroClient:
         return self

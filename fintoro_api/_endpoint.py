@@ -42,6 +42,8 @@ def parsing(response: httpx.Response) -> Iterator[None]:
     """Turn a body that does not fit the model into APIResponseValidationError (with request id)."""
     try:
         yield
+    except RecursionError:  # JSON nested thousands deep: no schema of ours is
+        raise APIResponseValidationError(response, "JSON nested too deeply") from None
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise APIResponseValidationError(response, f"{type(exc).__name__}: {exc}") from exc
 

@@ -1,7 +1,40 @@
-"""Typed errors: one class per HTTP status family, each with Fintoro's request id.
+"""Every error fintoro_api raises, in one module.
 
-Messages are built from the response body and status only; the request's
-headers (where the bearer token lives) are never formatted into them.
+::
+
+    FintoroError
+    ├── APIError                          tied to one HTTP request; .request, .request_id
+    │   ├── APIConnectionError            not sent, or no complete response
+    │   │   ├── APITimeoutError           an httpx timeout or the call's total deadline
+    │   │   └── DownloadInterruptedError  the connection broke mid-body; nothing saved
+    │   ├── APIResponseValidationError    a 2xx whose body does not fit the schema
+    │   │   └── UnexpectedContentTypeError
+    │   ├── RateLimitError                .retry_after; catches both kinds below
+    │   │   ├── TooManyRequestsError      the server's 429 (also an APIStatusError)
+    │   │   └── RateLimitDeadlineError    the wait would outlast the call's deadline; not sent
+    │   └── APIStatusError                any non-2xx response; .status_code, .body
+    │       ├── RedirectError             3xx: redirects are never followed
+    │       ├── AuthenticationError       401
+    │       ├── PermissionDeniedError     403
+    │       ├── NotFoundError             404
+    │       │   └── AlreadyDeletedError   404 to a DELETE resent after an attempt that may have deleted
+    │       ├── ConflictError             409
+    │       ├── ValidationError           422; .errors
+    │       │   (IdempotencyConflictError is both a ConflictError and a ValidationError)
+    │       ├── TooManyRequestsError      429
+    │       └── ServerError               5xx
+    │           └── ServiceUnavailableError 503
+    ├── UnsafeURLError                    (ValueError) a URL outside the API origin
+    ├── RequestValidationError            (ValueError) a body breaking an API rule; not sent
+    ├── RedisUnavailableError             a Redis backend did not answer
+    ├── ReceiverURLError                  (ValueError) Fintoro would refuse this webhook URL
+    └── WebhookVerificationError          a webhook delivery that must not be trusted
+        ├── WebhookHeaderError, WebhookTimestampError
+        └── WebhookSignatureError, WebhookPayloadError
+
+Messages are built from the response status and body only; request headers
+(where the bearer token lives) and library exception texts (which can quote
+header values) are never formatted into them.
 """
 
 from __future__ import annotations
@@ -15,27 +48,8 @@ import httpx
 from ._headers import RateLimitInfo, parse_retry_after, request_id_of
 
 _MESSAGE_LIMIT = 300
+_FIELD_ERRORS_SHOWN = 3
 IDEMPOTENCY_CONFLICT = "Idempotency-Key reused with different request payload"
-
-__all__ = [
-    "APIConnectionError",
-    "APIError",
-    "APIResponseValidationError",
-    "APIStatusError",
-    "APITimeoutError",
-    "AuthenticationError",
-    "DownloadInterruptedError",
-    "FintoroError",
-    "IdempotencyConflictError",
-    "NotFoundError",
-    "PermissionDeniedError",
-    "RateLimitError",
-    "ServerError",
-    "ServiceUnavailableError",
-    "UnexpectedContentTypeError",
-    "ValidationError",
-    "status_error",
-]
 
 
 class FintoroError(Exception):
@@ -67,7 +81,7 @@ class APIConnectionError(APIError):
 
 
 class APITimeoutError(APIConnectionError):
-    """The request timed out (connect, read, write or pool)."""
+    """The request timed out (connect, read, write, pool, or the call's total deadline)."""
 
     def __init__(self, message: str = "Request timed out.", *, request: httpx.Request | None = None) -> None:
         super().__init__(message, request=request)
@@ -99,7 +113,7 @@ class UnexpectedContentTypeError(APIResponseValidationError):
 
 
 class APIStatusError(APIError):
-    """A non-2xx response. Subclasses narrow it by status; others (400, 405, 409, ...) are this class."""
+    """A non-2xx response. Subclasses narrow it by status; others (400, 405, ...) are this class."""
 
     response: httpx.Response
     status_code: int
@@ -114,11 +128,26 @@ class APIStatusError(APIError):
         self.headers = response.headers
         self.body = body
         detail = message or _message_of(body) or response.reason_phrase or "error"
-        super().__init__(
+        APIError.__init__(
+            self,
             f"{response.status_code} {detail}",
             request=response.request,
             request_id=request_id_of(response.headers),
         )
+
+
+class RedirectError(APIStatusError):
+    """A 3xx: redirects are never followed, so the token and body never leave the API origin.
+
+    ``location_origin`` is the target's scheme://host[:port] (its path and query are not kept).
+    """
+
+    location_origin: str | None
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.location_origin = _origin_of_location(response)
+        where = f"to {self.location_origin}" if self.location_origin else "without a usable Location"
+        super().__init__(response, message=f"redirect {where} not followed (fintoro_api never follows redirects)")
 
 
 class AuthenticationError(APIStatusError):
@@ -133,8 +162,24 @@ class NotFoundError(APIStatusError):
     """404: no such resource in the token's company."""
 
 
+class AlreadyDeletedError(NotFoundError):
+    """404 to a DELETE resent after an earlier attempt that may have reached the server.
+
+    The resource is gone, most likely removed by that earlier attempt (its
+    answer was lost). ``except NotFoundError`` still catches it; catch this
+    class to treat the delete as done.
+    """
+
+
+class ConflictError(APIStatusError):
+    """409: the request conflicts with the resource's current state."""
+
+
 class ValidationError(APIStatusError):
-    """422: the payload or query failed validation; ``errors`` maps fields to messages."""
+    """422: the payload or query failed validation; ``errors`` maps fields to messages.
+
+    ``str()`` shows the first few field errors after the message.
+    """
 
     errors: dict[str, list[str]]
 
@@ -146,25 +191,51 @@ class ValidationError(APIStatusError):
             if isinstance(raw, dict)
             else {}
         )
+        if self.errors:
+            shown = [f"{field}: {msgs[0] if msgs else ''}" for field, msgs in list(self.errors.items())]
+            more = len(shown) - _FIELD_ERRORS_SHOWN
+            text = "; ".join(shown[:_FIELD_ERRORS_SHOWN]) + (f"; and {more} more" if more > 0 else "")
+            self.message = f"{self.message} ({_shorten(text)})"
 
 
-class IdempotencyConflictError(APIStatusError):
-    """422: the Idempotency-Key was already used with a different payload."""
+class IdempotencyConflictError(ConflictError, ValidationError):
+    """The Idempotency-Key was already used with a different payload (answered as 409 or 422)."""
 
 
-class RateLimitError(APIStatusError):
-    """429: the company's request budget is spent; ``retry_after`` says for how long (seconds)."""
+class RateLimitError(APIError):
+    """The company's request budget is spent; ``retry_after`` says for how long (seconds), when known.
+
+    ``except RateLimitError`` catches the server's 429 (``TooManyRequestsError``)
+    and the client-side refusal to wait past the call's deadline
+    (``RateLimitDeadlineError``).
+    """
 
     retry_after: float | None
+
+
+class TooManyRequestsError(RateLimitError, APIStatusError):
+    """429 from the server, with its ``Retry-After`` and ``X-RateLimit-*`` values."""
+
     limit: int | None
     remaining: int | None
     reset_at: datetime | None
 
     def __init__(self, response: httpx.Response, *, body: Any = None, message: str | None = None) -> None:
-        super().__init__(response, body=body, message=message)
+        APIStatusError.__init__(self, response, body=body, message=message)
         info = RateLimitInfo.from_headers(response.headers)
         self.retry_after = parse_retry_after(response.headers.get("retry-after"))
         self.limit, self.remaining, self.reset_at = info.limit, info.remaining, info.reset_at
+
+
+class RateLimitDeadlineError(RateLimitError):
+    """The rate-limit wait needed would outlast what the call has left of its deadline; nothing was sent."""
+
+    def __init__(self, retry_after: float | None, *, request: httpx.Request | None = None) -> None:
+        wait = f"{retry_after:.1f} s" if retry_after is not None else "longer than the call has left"
+        super().__init__(
+            f"rate limit: the company's next request slot is {wait} away, past this call's deadline", request=request
+        )
+        self.retry_after = retry_after
 
 
 class ServerError(APIStatusError):
@@ -175,25 +246,91 @@ class ServiceUnavailableError(ServerError):
     """503: temporary outage or maintenance."""
 
 
+class UnsafeURLError(FintoroError, ValueError):
+    """A URL outside the client's base origin: the bearer token is never sent there."""
+
+
+class RequestValidationError(FintoroError, ValueError):
+    """A request body breaks a rule of the API contract; nothing was sent."""
+
+
+class RedisUnavailableError(FintoroError):
+    """Redis did not answer within the configured timeout (``on_error="closed"``)."""
+
+
+class ReceiverURLError(FintoroError, ValueError):
+    """Fintoro would refuse this receiver URL."""
+
+
+class WebhookVerificationError(FintoroError):
+    """A delivery that must not be trusted; ``http_status`` is what the receiver should answer."""
+
+    http_status = 400
+
+
+class WebhookHeaderError(WebhookVerificationError):
+    """A webhook header is missing or malformed (400)."""
+
+
+class WebhookTimestampError(WebhookVerificationError):
+    """``webhook-timestamp`` is outside the tolerance, too old or too far in the future (401)."""
+
+    http_status = 401
+
+
+class WebhookSignatureError(WebhookVerificationError):
+    """The signature matches none of the secrets (401)."""
+
+    http_status = 401
+
+
+class WebhookPayloadError(WebhookVerificationError):
+    """Signed correctly, but not a Fintoro event (not JSON, missing fields, id != webhook-id) (400)."""
+
+
 _BY_STATUS: dict[int, type[APIStatusError]] = {
     401: AuthenticationError,
     403: PermissionDeniedError,
     404: NotFoundError,
+    409: ConflictError,
     422: ValidationError,
-    429: RateLimitError,
+    429: TooManyRequestsError,
     503: ServiceUnavailableError,
 }
 
 
 def status_error(response: httpx.Response) -> APIStatusError:
     """The typed error for a non-2xx response whose body has been read."""
+    if 300 <= response.status_code < 400:
+        return RedirectError(response)
     body = _decode_body(response)
-    if response.status_code == 422 and isinstance(body, dict) and body.get("error") == IDEMPOTENCY_CONFLICT:
+    if response.status_code in (409, 422) and _is_idempotency_conflict(body):
         return IdempotencyConflictError(response, body=body)
     cls = _BY_STATUS.get(response.status_code)
     if cls is None:
         cls = ServerError if response.status_code >= 500 else APIStatusError
     return cls(response, body=body)
+
+
+def _is_idempotency_conflict(body: Any) -> bool:
+    if not isinstance(body, dict):
+        return False
+    texts = [body.get(key) for key in ("error", "message")]
+    return any(isinstance(text, str) and "idempotency" in text.lower() for text in texts)
+
+
+def _origin_of_location(response: httpx.Response) -> str | None:
+    location = response.headers.get("location")
+    if not location:
+        return None
+    try:
+        target = response.request.url.join(location)
+    except (httpx.InvalidURL, ValueError):
+        return None
+    if not target.host:
+        return None
+    port = f":{target.port}" if target.port else ""
+    return f"{target.scheme}://{target.host}{port}"
 
 
 def _decode_body(response: httpx.Response) -> Any:
@@ -202,7 +339,7 @@ def _decode_body(response: httpx.Response) -> Any:
         return None
     try:
         return json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return response.text
 
 

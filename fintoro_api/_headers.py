@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import email.utils
+import math
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import attrs
+
+_MAX_DIGITS = 18  # fits an int64; anything longer is not a count or a Unix time
 
 
 def request_id_of(headers: Mapping[str, str]) -> str | None:
@@ -20,23 +23,40 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return None if math.isnan(seconds) else max(0.0, seconds)
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        current = time.time() if now is None else now
+        return max(0.0, when.timestamp() - current)
+    except (TypeError, ValueError, IndexError, OverflowError, OSError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    current = time.time() if now is None else now
-    return max(0.0, when.timestamp() - current)
 
 
-def _int_or_none(value: str | None) -> int | None:
+def int_header(headers: Mapping[str, str], name: str) -> int | None:
+    """A non-negative integer header; None when absent or unreadable (never raises)."""
+    value = headers.get(name)
+    if value is None:
+        return None
+    value = value.strip()
+    # isdigit() first: int() accepts "1_000", " +5" and 4,300+ digit strings only after
+    # an expensive conversion; a header is a short run of ASCII digits or it is garbage.
+    if not (value.isascii() and value.isdigit()) or len(value) > _MAX_DIGITS:
+        return None
+    return int(value)
+
+
+def _reset_time(seconds: int | None) -> datetime | None:
+    if seconds is None:
+        return None
     try:
-        return int(value) if value is not None else None
-    except ValueError:
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (ValueError, OverflowError, OSError):  # beyond year 9999 or the platform's time_t
         return None
 
 
@@ -50,9 +70,9 @@ class RateLimitInfo:
 
     @classmethod
     def from_headers(cls, headers: Mapping[str, str]) -> RateLimitInfo:
-        reset = _int_or_none(headers.get("x-ratelimit-reset"))
+        """Never raises: a value that is absent, negative, non-numeric or out of range is None."""
         return cls(
-            limit=_int_or_none(headers.get("x-ratelimit-limit")),
-            remaining=_int_or_none(headers.get("x-ratelimit-remaining")),
-            reset_at=datetime.fromtimestamp(reset, tz=UTC) if reset is not None else None,
+            limit=int_header(headers, "x-ratelimit-limit"),
+            remaining=int_header(headers, "x-ratelimit-remaining"),
+            reset_at=_reset_time(int_header(headers, "x-ratelimit-reset")),
         )

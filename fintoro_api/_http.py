@@ -1,71 +1,76 @@
 """The request pipeline every call goes through, generated functions included.
 
 ``Sender`` is what ``FintoroClient.get_async_httpx_client()`` hands to the
-generated endpoint functions (they only call ``.request(**kwargs)``). Per
-request, in order:
+generated endpoint functions (they only call ``.request(**kwargs)``). One
+call, top to bottom:
 
-1. resolve the URL against the base URL and refuse any other origin;
-2. check body rules the generator cannot express (``_body_rules``);
-3. add an Idempotency-Key to create operations that accept one;
-4. serve fixed lookups from the per-client cache;
-5. send with the scope's bearer token (an httpx auth flow), pacing through
-   the rate limiter, retrying what is safe to retry (``_retry``);
-6. turn transport failures and non-2xx responses into typed errors.
+``request``       contract preparation (``_contract.prepare``), build the request,
+                  the lookup cache around sending (``_lookup_cache``);
+``send``          the call's total deadline and the retry loop
+                  (``RetryPolicy.next_delay`` decides every resend);
+``_attempt``      rate-limit wait (``max_wait`` = what the deadline has left),
+                  one exchange with redirects off (``Core.exchange``), limiter feedback;
+``_error``        the typed error for the last outcome (``_exceptions``).
 
-All scopes of one client share one ``Core`` and so one httpx connection pool.
+Requests are built here, not by the httpx client: only our headers travel
+(never a user-supplied client's headers or cookies), and the URL's origin is
+checked once, where the bearer token is added.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 import time
-import uuid
-from collections.abc import AsyncIterator, Generator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from http.cookiejar import CookieJar
 from typing import Any
 
 import attrs
 import httpx
 
-from . import _json, _spec_index
-from ._body_rules import check_body
-from ._exceptions import APIConnectionError, APITimeoutError, FintoroError, status_error
-from ._headers import request_id_of
-from ._logging import logger
-from ._pagination import check_page_size
-from ._ratelimit import RateLimiter
-from ._retry import NOT_SENT_ERRORS, RETRYABLE_STATUSES, RetryPolicy
+from . import _json
+from ._contract import operation_of, prepare
+from ._exceptions import (
+    AlreadyDeletedError,
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    RateLimitDeadlineError,
+    UnsafeURLError,
+    status_error,
+)
+from ._logging import log_attempt
+from ._lookup_cache import LookupCache
+from ._ratelimit import RateLimiter, WaitTooLong
+from ._retry import NOT_SENT_ERRORS, RetryPolicy
 from ._secrets import Secret
 
-_PATH_PARAM = re.compile(r"\{[^}]*\}")
-_ROUTES: dict[tuple[str, str], _spec_index.Operation] | None = None
-_BY_TEMPLATE: dict[tuple[str, str], _spec_index.Operation | None] = {}
-LOOKUP_TAG = "Lookups"
+__all__ = ["Core", "NoCookies", "ScopeOptions", "Sender", "UnsafeURLError"]
+
+# Exceptions whose text comes from the operating system, never from our headers.
+_QUOTABLE_ERRORS = (httpx.NetworkError, httpx.TimeoutException)
+# What the others mean, said without their text (h11 quotes the offending header value).
+_MEANINGS: dict[type[httpx.HTTPError], str] = {
+    httpx.RemoteProtocolError: "the server closed the connection or broke the HTTP protocol",
+    httpx.LocalProtocolError: "the request cannot be sent as HTTP (an illegal header value?)",
+    httpx.DecodingError: "the response body could not be decoded",
+    httpx.UnsupportedProtocol: "the URL's scheme is not supported",
+    httpx.ProxyError: "the proxy refused the request",
+}
 
 
-class UnsafeURLError(FintoroError, ValueError):
-    """A URL outside the client's base origin: the bearer token is never sent there."""
+class NoCookies(CookieJar):
+    """A cookie jar that stores nothing: no cookie outlives its response or crosses to another scope.
 
+    For the httpx.AsyncClient we make when environment proxies must be honoured.
+    """
 
-def operation_of_route(extensions: Mapping[str, Any] | None) -> _spec_index.Operation | None:
-    """The spec operation a generated function is calling (its route travels in request extensions)."""
-    global _ROUTES
-    route = (extensions or {}).get("fintoro_route")
-    if route is None:
+    def set_cookie(self, cookie: Any) -> None:
         return None
-    if _ROUTES is None:
-        _ROUTES = {(op.method, _PATH_PARAM.sub("{}", op.path)): op for op in _spec_index.OPERATIONS.values()}
-    method, path = route
-    key = (method, path)
-    if key not in _BY_TEMPLATE:  # each generated module's route is looked up once, not per request
-        _BY_TEMPLATE[key] = _ROUTES.get((method, _PATH_PARAM.sub("{}", path)))
-    return _BY_TEMPLATE[key]
 
-
-def php_array_parts(files: list[tuple[str, Any]], arrays: tuple[str, ...]) -> list[tuple[str, Any]]:
-    """Name array fields ``files[]``: PHP keeps only the last of several parts with one plain name."""
-    return [(f"{name}[]" if name in arrays else name, value) for name, value in files]
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None
 
 
 def origin_of(url: httpx.URL) -> tuple[str, str, int | None]:
@@ -73,64 +78,28 @@ def origin_of(url: httpx.URL) -> tuple[str, str, int | None]:
     return url.scheme, url.host, url.port or default_port
 
 
-class BearerAuth(httpx.Auth):
-    """Adds ``Authorization: Bearer`` only for the client's own origin (scheme, host and port)."""
-
-    def __init__(self, token: Secret, origin: tuple[str, str, int | None]) -> None:
-        self._token = token
-        self._origin = origin
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        if origin_of(request.url) != self._origin:
-            raise UnsafeURLError(f"refusing to send the API token to {request.url.scheme}://{request.url.host}")
-        request.headers["Authorization"] = f"Bearer {self._token.reveal()}"
-        yield request
-
-    def __repr__(self) -> str:
-        return "BearerAuth(token='<redacted>')"
-
-
 @attrs.frozen
 class ScopeOptions:
-    """What differs between scopes of one client: token, language, timeout, retries, rate-limit key."""
+    """What differs between scopes of one client: token, language, deadline, retries, rate-limit key."""
 
     token: Secret
     accept_language: str | None
-    timeout: httpx.Timeout
+    timeout: httpx.Timeout  # per connect / read / write / pool wait
+    deadline: float | None  # seconds for the whole call: rate-limit wait, every attempt, every backoff
     retry: RetryPolicy
     company: str | None = None  # explicit rate-limit key; learned from /whoami otherwise
 
 
-class LookupCache:
-    """Fixed lookups (countries, currencies, ...) per URL and language; their ids never change in v1."""
-
-    def __init__(self) -> None:
-        self._entries: dict[tuple[str, str], tuple[int, list[tuple[bytes, bytes]], bytes]] = {}
-
-    def get(self, request: httpx.Request) -> httpx.Response | None:
-        entry = self._entries.get(self._key(request))
-        if entry is None:
-            return None
-        status, headers, content = entry
-        return httpx.Response(status, headers=headers, content=content, request=request)
-
-    def put(self, request: httpx.Request, response: httpx.Response) -> None:
-        self._entries[self._key(request)] = (response.status_code, response.headers.raw, response.content)
-
-    def clear(self) -> None:
-        self._entries.clear()
-
-    @staticmethod
-    def _key(request: httpx.Request) -> tuple[str, str]:
-        return str(request.url), request.headers.get("accept-language", "")
-
-
 @attrs.define
 class Core:
-    """State shared by a client and all its scopes: the connection pool and per-client caches."""
+    """State shared by a client and all its scopes: the connection pool and per-client caches.
 
-    http: httpx.AsyncClient
-    owns_http: bool
+    Requests go straight to ``transport`` (our pool) when there is one, else through a caller's
+    ``http_client`` (its transport, proxy mounts and event hooks); ``owns_pool``: ``aclose()`` closes it.
+    """
+
+    http: httpx.AsyncClient | httpx.AsyncBaseTransport
+    owns_pool: bool
     base_url: httpx.URL
     limiter: RateLimiter
     lookup_cache: LookupCache | None
@@ -138,23 +107,69 @@ class Core:
     # token fingerprint -> company key, learned from /whoami (never the token itself)
     companies: dict[str, str] = attrs.field(factory=dict)
     closed: bool = False
+    origin: tuple[str, str, int | None] = attrs.field(init=False)
+    _base: str = attrs.field(init=False)
 
-    @property
-    def origin(self) -> tuple[str, str, int | None]:
-        return origin_of(self.base_url)
+    def __attrs_post_init__(self) -> None:
+        self.origin = origin_of(self.base_url)
+        self._base = str(self.base_url).rstrip("/")
+
+    async def exchange(self, request: httpx.Request, *, stream: bool) -> httpx.Response:
+        """One HTTP exchange, never following a redirect; the body is read unless ``stream``.
+
+        Our own pool is called directly: httpx.AsyncClient.send would add auth, cookie and
+        redirect machinery this layer does not use (about 15% of the client's CPU per request).
+        """
+        if isinstance(self.http, httpx.AsyncClient):
+            return await self.http.send(request, auth=None, follow_redirects=False, stream=stream)
+        response = await self.http.handle_async_request(request)
+        response.request = request
+        if not stream:
+            try:
+                await response.aread()  # returns the connection to the pool once read
+            except BaseException:
+                await response.aclose()
+                raise
+        return response
+
+    async def aclose(self) -> None:
+        self.closed = True
+        if self.owns_pool:
+            await self.http.aclose()
 
     def resolve(self, url: str | httpx.URL) -> httpx.URL:
         """An absolute URL for ``url``: paths are relative to the base URL; other origins are refused."""
         text = str(url)
-        if text.startswith(("http://", "https://")):
-            absolute = httpx.URL(text)
-            if origin_of(absolute) != self.origin:
-                raise UnsafeURLError(
-                    f"{absolute.scheme}://{absolute.host} is not this client's API origin "
-                    f"({self.base_url.scheme}://{self.base_url.host}); the token is only sent there"
-                )
-            return absolute
-        return httpx.URL(str(self.base_url).rstrip("/") + "/" + text.lstrip("/"))
+        if not text.startswith(("http://", "https://")):
+            return httpx.URL(self._base + "/" + text.lstrip("/"))
+        absolute = httpx.URL(text)
+        if origin_of(absolute) != self.origin:
+            raise UnsafeURLError(
+                f"{absolute.scheme}://{absolute.host} is not this client's API origin "
+                f"({self.base_url.scheme}://{self.base_url.host}); the token is only sent there"
+            )
+        return absolute
+
+
+class _Deadline:
+    """The moment (event-loop time) a call must be finished by; None: no limit."""
+
+    __slots__ = ("at", "seconds")
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds
+        self.at = None if seconds is None else asyncio.get_running_loop().time() + seconds
+
+    def remaining(self) -> float | None:
+        return None if self.at is None else max(0.0, self.at - asyncio.get_running_loop().time())
+
+    def allows(self, delay: float) -> bool:
+        left = self.remaining()
+        return left is None or delay < left
+
+
+class _DeadlinePassed(Exception):
+    """The call's total deadline passed during an attempt."""
 
 
 class Sender:
@@ -163,7 +178,16 @@ class Sender:
     def __init__(self, core: Core, options: ScopeOptions) -> None:
         self._core = core
         self._options = options
-        self._auth = BearerAuth(options.token, core.origin)
+        self._timeouts = options.timeout.as_dict()
+        headers = {
+            "Accept": "*/*",
+            "Accept-Encoding": "gzip, deflate",
+            "User-Agent": core.user_agent,
+            "Authorization": f"Bearer {options.token.reveal()}",
+        }
+        if options.accept_language:
+            headers["Accept-Language"] = options.accept_language
+        self._headers = headers
 
     def __repr__(self) -> str:
         return f"Sender(base_url={str(self._core.base_url)!r})"
@@ -171,6 +195,34 @@ class Sender:
     @property
     def base_url(self) -> httpx.URL:
         return self._core.base_url
+
+    @property
+    def rate_limit_key(self) -> str:
+        if self._options.company:
+            return self._options.company
+        fingerprint = self._options.token.fingerprint
+        return self._core.companies.get(fingerprint, f"token:{fingerprint}")
+
+    # --- one call ---------------------------------------------------------------------------
+
+    async def request(self, method: str, url: str | httpx.URL, **call: Any) -> httpx.Response:
+        """Send one logical call (with its retries) and return a 2xx response, body read."""
+        operation = operation_of(call.get("extensions"))
+        request = self.build_request(method, url, **prepare(operation, call))
+        cache = self._core.lookup_cache
+        if cache is not None and operation is not None and operation.lookup:
+            key = (self._options.token.fingerprint, str(request.url), request.headers.get("accept-language", ""))
+            return await cache.fetch(key, request, self.send)
+        return await self.send(request)
+
+    @asynccontextmanager
+    async def stream(self, method: str, url: str | httpx.URL, **call: Any) -> AsyncIterator[httpx.Response]:
+        """A 2xx response whose body is not read yet; closed on exit. The deadline covers reaching the body."""
+        response = await self.send(self.build_request(method, url, **call), stream=True)
+        try:
+            yield response
+        finally:
+            await response.aclose()
 
     def build_request(
         self,
@@ -183,141 +235,103 @@ class Sender:
         data: Any = None,
         files: Any = None,
         headers: Mapping[str, str] | None = None,
-        cookies: Any = None,
         extensions: dict[str, Any] | None = None,
     ) -> httpx.Request:
+        """The request as it goes on the wire: our headers only, the token only for the API origin."""
         if self._core.closed:
             raise RuntimeError("this FintoroClient is closed")
+        merged = dict(self._headers)
         if json is not None:
             # Our encoder writes Decimal amounts digit for digit; httpx's would fail or go through float.
-            content, json = _json.dumps(json), None
-            headers = {"Content-Type": "application/json", **(headers or {})}
-        merged = {"User-Agent": self._core.user_agent}
-        if self._options.accept_language:
-            merged["Accept-Language"] = self._options.accept_language
-        merged.update(headers or {})
-        return self._core.http.build_request(
-            method,
-            self._core.resolve(url),
+            content = _json.dumps(json)
+            merged["Content-Type"] = "application/json"
+        if headers:
+            merged.update(headers)
+        return httpx.Request(
+            method.upper(),
+            self._core.resolve(url),  # refuses other origins: the Authorization header never leaves
             params=params,
-            json=json,
             content=content,
             data=data,
             files=files,
             headers=merged,
-            cookies=cookies,
-            extensions=extensions,
-            timeout=self._options.timeout,
+            extensions={"timeout": self._timeouts},
         )
-
-    async def request(self, method: str, url: str | httpx.URL, **kwargs: Any) -> httpx.Response:
-        """Send one logical call (with its retries) and return a 2xx response, body read."""
-        operation = operation_of_route(kwargs.get("extensions"))
-        if operation is not None and operation.per_page_max and isinstance(kwargs.get("params"), dict):
-            per_page = kwargs["params"].get("perPage")
-            if per_page is not None:
-                check_page_size(per_page, operation.per_page_max)  # a ValueError before anything is sent
-        if operation is not None and operation.multipart_arrays and kwargs.get("files"):
-            kwargs["files"] = php_array_parts(kwargs["files"], operation.multipart_arrays)
-        request = self.build_request(method, url, **kwargs)
-        if operation is not None:
-            if operation.body_schema and kwargs.get("json") is not None:
-                check_body(operation.body_schema, kwargs["json"])
-            if operation.idempotency_key and "idempotency-key" not in request.headers:
-                request.headers["Idempotency-Key"] = str(uuid.uuid4())
-            if self._core.lookup_cache is not None and operation.tag == LOOKUP_TAG and method.upper() == "GET":
-                cached = self._core.lookup_cache.get(request)
-                if cached is not None:
-                    logger.debug("HTTP %s %s served from the lookup cache", request.method, request.url.path)
-                    return cached
-                response = await self.send(request)
-                self._core.lookup_cache.put(request, response)
-                return response
-        return await self.send(request)
-
-    @asynccontextmanager
-    async def stream(self, method: str, url: str | httpx.URL, **kwargs: Any) -> AsyncIterator[httpx.Response]:
-        """A 2xx response whose body is not read yet; closed on exit."""
-        response = await self.send(self.build_request(method, url, **kwargs), stream=True)
-        try:
-            yield response
-        finally:
-            await response.aclose()
-
-    @property
-    def rate_limit_key(self) -> str:
-        if self._options.company:
-            return self._options.company
-        fingerprint = self._options.token.fingerprint
-        return self._core.companies.get(fingerprint, f"token:{fingerprint}")
 
     async def send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response:
-        """Send with retries; return a 2xx response or raise a typed error."""
+        """Send with retries inside the call's deadline; return a 2xx response or raise a typed error."""
+        deadline = _Deadline(self._options.deadline)
         policy = self._options.retry
-        retry = 0
+        retries = 0
+        may_have_acted = False  # an earlier attempt may have reached the server and acted
         while True:
-            key = self.rate_limit_key
-            await self._core.limiter.acquire(key)
-            started = time.monotonic()
-            try:
-                response = await self._core.http.send(request, auth=self._auth, stream=stream)
-            except httpx.HTTPError as exc:
-                self._log(request, None, started, retry, failure=type(exc).__name__)
-                error: APIConnectionError = (
-                    APITimeoutError(f"{type(exc).__name__}: request timed out", request=request)
-                    if isinstance(exc, httpx.TimeoutException)
-                    else APIConnectionError(f"{type(exc).__name__}: {exc}", request=request)
-                )
-                resendable = policy.may_resend(request) or isinstance(exc, NOT_SENT_ERRORS)
-                if retry < policy.max_retries and resendable and _replayable(request):
-                    await asyncio.sleep(policy.backoff(retry))
-                    retry += 1
-                    continue
-                raise error from exc
-            self._log(request, response, started, retry)
-            await self._core.limiter.observe(key, response.headers, response.status_code)
-            if response.is_success:
-                return response
-            if (
-                response.status_code in RETRYABLE_STATUSES
-                and retry < policy.max_retries
-                and (policy.may_resend(request) or response.status_code == 429)
-                and _replayable(request)
-            ):
-                delay = policy.delay_after(response, retry)
-                if delay is not None:
-                    await response.aclose()
-                    await asyncio.sleep(delay)
-                    retry += 1
-                    continue
-            if stream:
-                await response.aread()
-                await response.aclose()
-            raise status_error(response)
+            outcome = await self._attempt(request, deadline, stream=stream, attempt=retries + 1)
+            if isinstance(outcome, httpx.Response) and outcome.is_success:
+                return outcome
+            delay = None if isinstance(outcome, _DeadlinePassed) else policy.next_delay(request, outcome, retries)
+            if delay is None or not deadline.allows(delay):
+                cause = outcome if isinstance(outcome, _QUOTABLE_ERRORS) else None
+                raise self._error(request, outcome, deadline, may_have_acted) from cause
+            may_have_acted = may_have_acted or _may_have_acted(outcome)
+            await asyncio.sleep(delay)
+            retries += 1
 
-    def _log(
-        self,
-        request: httpx.Request,
-        response: httpx.Response | None,
-        started: float,
-        retry: int,
-        failure: str | None = None,
-    ) -> None:
-        if not logger.isEnabledFor(10):  # logging.DEBUG, without importing logging here
-            return
-        outcome = failure or str(response.status_code if response is not None else "-")
-        request_id = request_id_of(response.headers) if response is not None else None
-        logger.debug(
-            "HTTP %s %s -> %s (request id %s, %.0f ms, attempt %d)",
-            request.method,
-            request.url.path,
-            outcome,
-            request_id or "-",
-            (time.monotonic() - started) * 1000,
-            retry + 1,
-        )
+    async def _attempt(
+        self, request: httpx.Request, deadline: _Deadline, *, stream: bool, attempt: int
+    ) -> httpx.Response | Exception:
+        """One exchange: wait for the rate limit, send, learn from the answer. Non-2xx bodies are read."""
+        key = self.rate_limit_key
+        started = None  # set once the rate limiter let the request go
+        try:
+            async with asyncio.timeout_at(deadline.at):
+                await self._core.limiter.acquire(key, max_wait=deadline.remaining())
+                started = time.monotonic()
+                response = await self._core.exchange(request, stream=stream)
+                if stream and not response.is_success:
+                    await _read_and_close(response)
+        except WaitTooLong as exc:
+            raise RateLimitDeadlineError(exc.wait, request=request) from None
+        except httpx.HTTPError as exc:
+            log_attempt(request, exc, started or time.monotonic(), attempt)
+            return exc
+        except TimeoutError:
+            if started is None:  # the limiter ignored max_wait and slept into the deadline
+                raise RateLimitDeadlineError(None, request=request) from None
+            passed = _DeadlinePassed()
+            log_attempt(request, passed, started, attempt)
+            return passed
+        log_attempt(request, response, started, attempt)
+        await self._core.limiter.observe(key, response.headers, response.status_code)
+        return response
+
+    def _error(
+        self, request: httpx.Request, outcome: httpx.Response | Exception, deadline: _Deadline, may_have_acted: bool
+    ) -> APIError:
+        """The typed error for the attempt the call ends on."""
+        if isinstance(outcome, httpx.Response):
+            if outcome.status_code == 404 and request.method == "DELETE" and may_have_acted:
+                return AlreadyDeletedError(outcome)
+            return status_error(outcome)
+        name = type(outcome).__name__
+        if isinstance(outcome, _DeadlinePassed):
+            return APITimeoutError(f"the call's deadline of {deadline.seconds:g} s passed", request=request)
+        if isinstance(outcome, httpx.TimeoutException):
+            return APITimeoutError(f"{name}: request timed out", request=request)
+        if isinstance(outcome, _QUOTABLE_ERRORS) and str(outcome):
+            return APIConnectionError(f"{name}: {outcome}", request=request)
+        meaning = next((text for cls, text in _MEANINGS.items() if isinstance(outcome, cls)), "transport failure")
+        return APIConnectionError(f"{name}: {meaning}", request=request)
 
 
-def _replayable(request: httpx.Request) -> bool:
-    """A body that was streamed from a file object cannot be sent a second time."""
-    return isinstance(request.stream, httpx.ByteStream)
+def _may_have_acted(outcome: httpx.Response | Exception) -> bool:
+    """Whether the server may have carried out a request that failed this way."""
+    if isinstance(outcome, httpx.Response):
+        return outcome.status_code != 429  # the throttle rejects before handling
+    return not isinstance(outcome, NOT_SENT_ERRORS)
+
+
+async def _read_and_close(response: httpx.Response) -> None:
+    try:
+        await response.aread()
+    finally:
+        await response.aclose()

@@ -1,9 +1,16 @@
-"""The ``fintoro_api`` logger; ``FINTORO_LOG=debug`` (or ``info``) turns it on without code."""
+"""The ``fintoro_api`` logger; ``FINTORO_LOG=debug`` (or ``info``) turns it on without code.
+
+One DEBUG line per attempt: method, path (never the query or headers), outcome,
+request id, duration and attempt number.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import time
+
+import httpx
 
 logger = logging.getLogger("fintoro_api")
 _configured = False
@@ -21,3 +28,22 @@ def setup_from_env() -> None:
         handler.setFormatter(logging.Formatter("[%(asctime)s %(name)s %(levelname)s] %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(level)
+
+
+def log_attempt(request: httpx.Request, outcome: httpx.Response | BaseException, started: float, attempt: int) -> None:
+    """Log one attempt's outcome (a status, or an exception's class name only: its text may quote headers)."""
+    if not logger.isEnabledFor(logging.DEBUG):
+        return
+    if isinstance(outcome, httpx.Response):
+        result, request_id = str(outcome.status_code), outcome.headers.get("x-request-id")
+    else:
+        result, request_id = type(outcome).__name__, None
+    logger.debug(
+        "HTTP %s %s -> %s (request id %s, %.0f ms, attempt %d)",
+        request.method,
+        request.url.path,
+        result,
+        request_id or "-",
+        (time.monotonic() - started) * 1000,
+        attempt,
+    )

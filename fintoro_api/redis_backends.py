@@ -23,7 +23,7 @@ import time
 from collections.abc import Awaitable, Mapping
 from typing import Any, Literal, TypeVar
 
-from ._exceptions import FintoroError
+from ._exceptions import RedisUnavailableError as RedisUnavailableError  # defined with every other error
 from ._headers import RateLimitInfo, parse_retry_after
 from ._ratelimit import DEFAULT_LIMIT, DEFAULT_SAFETY, DEFAULT_WINDOW_S, check_limit
 
@@ -60,10 +60,6 @@ if until_ms > tonumber(redis.call('GET', KEYS[1]) or '0') then
 end
 return until_ms
 """
-
-
-class RedisUnavailableError(FintoroError):
-    """Redis did not answer within the configured timeout (``on_error="closed"``)."""
 
 
 class _RedisBackend:

@@ -24,6 +24,7 @@ from fintoro_api import (
     APIStatusError,
     APITimeoutError,
     AuthenticationError,
+    ConflictError,
     FintoroClient,
     IdempotencyConflictError,
     NoRateLimit,
@@ -33,6 +34,7 @@ from fintoro_api import (
     RequestValidationError,
     ServerError,
     ServiceUnavailableError,
+    TooManyRequestsError,
     UnsafeURLError,
     ValidationError,
 )
@@ -63,6 +65,7 @@ ERROR_CASES = [
     (404, {"message": "No query results for model."}, {}, NotFoundError),
     (422, {"message": "The given data was invalid.", "errors": {"clientId": ["invalid"]}}, {}, ValidationError),
     (422, {"error": "Idempotency-Key reused with different request payload"}, {}, IdempotencyConflictError),
+    (409, {"message": "Idempotency key already used with another payload."}, {}, IdempotencyConflictError),
     (
         429,
         {"message": "Too Many Attempts."},
@@ -72,11 +75,12 @@ ERROR_CASES = [
             "X-RateLimit-Remaining": "0",
             "X-RateLimit-Reset": "1774810800",
         },
-        RateLimitError,
+        TooManyRequestsError,
     ),
     (500, {"message": "Server Error"}, {}, ServerError),
     (503, {"message": "Service Unavailable"}, {}, ServiceUnavailableError),
-    (409, {"message": "Conflict"}, {}, APIStatusError),
+    (409, {"message": "Conflict"}, {}, ConflictError),
+    (400, {"message": "Bad Request"}, {}, APIStatusError),
 ]
 
 
@@ -95,7 +99,11 @@ async def test_every_status_raises_its_typed_error(
     assert f"request id req-{status}" in str(error)
     if cls is ValidationError:
         assert error.errors == {"clientId": ["invalid"]}
-    if cls is RateLimitError:
+        assert str(error) == "422 The given data was invalid. (clientId: invalid) (request id req-422)"
+    if cls is IdempotencyConflictError:  # either shape: caught as a conflict and as a validation error
+        assert isinstance(error, ConflictError) and isinstance(error, ValidationError)
+    if isinstance(error, TooManyRequestsError):
+        assert isinstance(error, RateLimitError)
         assert (error.retry_after, error.limit, error.remaining) == (3600.0, 120, 0)
         assert error.reset_at is not None and int(error.reset_at.timestamp()) == 1774810800
 
@@ -226,11 +234,13 @@ async def test_lookups_are_cached_per_language_with_opt_out() -> None:
         await client.with_options(accept_language="en").countries.list()
         assert route.call_count == 2
         await client.with_token("other-token").countries.list()
-        assert route.call_count == 2, "lookups are the same for every company"
+        assert route.call_count == 3, "each token fetches once: a revoked one must get its own 401"
+        await client.with_token("other-token").countries.list()
+        assert route.call_count == 3
     async with FintoroClient(TOKEN, base_url=BASE, rate_limiter=NoRateLimit(), cache_lookups=False) as client:
         await client.countries.list()
         await client.countries.list()
-    assert route.call_count == 4
+    assert route.call_count == 5
 
 
 # --- scopes on one pool ------------------------------------------------------------------------

@@ -8,13 +8,9 @@ import socket
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
-from .._exceptions import FintoroError
+from .._exceptions import ReceiverURLError as ReceiverURLError  # defined with every other error
 
 Resolver = Callable[[str], Awaitable[list[str]]]
-
-
-class ReceiverURLError(FintoroError, ValueError):
-    """Fintoro would refuse this receiver URL."""
 
 
 async def _resolve(host: str) -> list[str]:

@@ -34,10 +34,21 @@ class Reply:
     body: bytes = b""
     drop_before_response: bool = False  # close the connection without answering
     cut_body_after: int | None = None  # send this many body bytes, then close
+    drip_interval: float | None = None  # send the body one byte at a time, this many seconds apart
 
 
 Handler = Callable[[Request], Awaitable[Reply]]
-REASONS = {200: "OK", 201: "Created", 404: "Not Found", 429: "Too Many Requests", 503: "Service Unavailable"}
+REASONS = {
+    200: "OK",
+    201: "Created",
+    204: "No Content",
+    307: "Temporary Redirect",
+    401: "Unauthorized",
+    404: "Not Found",
+    409: "Conflict",
+    429: "Too Many Requests",
+    503: "Service Unavailable",
+}
 
 
 async def _read_request(reader: asyncio.StreamReader) -> Request | None:
@@ -77,6 +88,15 @@ async def raw_server(handler: Handler) -> AsyncIterator[str]:
                     writer.write(reply.body[: reply.cut_body_after])
                     await writer.drain()
                     return
+                if reply.drip_interval is not None:
+                    try:
+                        for index in range(len(reply.body)):
+                            writer.write(reply.body[index : index + 1])
+                            await writer.drain()
+                            await asyncio.sleep(reply.drip_interval)
+                    except ConnectionError:  # the client gave up mid-body
+                        return
+                    continue
                 writer.write(reply.body)
                 await writer.drain()
         finally:

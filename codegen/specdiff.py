@@ -334,10 +334,11 @@ def _operation_changes(key: str, old: _Spec, new: _Spec) -> list[Change]:
         compare.add(f"{key} {status}", "status-code", action, BREAKING)
     old_other = {str(s) for s in old_op.get("responses", {})} - set(old_ok)
     new_other = {str(s) for s in new_op.get("responses", {})} - set(new_ok)
+    # A documented error status that goes away is breaking (code handling it was written against the spec).
     for status in sorted(old_other ^ new_other):
-        compare.add(
-            f"{key} {status}", "status-code", "added" if status in new_other else "removed", ADDITIVE, "error status"
-        )
+        added = status in new_other
+        severity = ADDITIVE if added else BREAKING
+        compare.add(f"{key} {status}", "status-code", "added" if added else "removed", severity, "error status")
     for status in sorted(set(old_ok) & set(new_ok)):
         _content(compare, f"{key} {status}", old_ok[status], new_ok[status], frozenset({RESPONSE}))
     return compare.changes

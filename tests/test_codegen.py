@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from codegen.errors import CodegenError
-from codegen.generate import GENERATED, generate
+from codegen.generate import GENERATED, generate, grouped_by_resource, run_generator
 from codegen.overlay import apply_overlays, load_overlays
 from codegen.spec import (
     HISTORY_PIN_FILE,
@@ -343,3 +343,27 @@ def test_wheel_build_generates_the_package_from_the_pinned_spec(tmp_path: Path) 
     assert module.replace(".", "/") + ".py" in names
     assert "fintoro_api/_generated.json" in names and "fintoro_api/_endpoint.py" in names
     assert not [n for n in names if n.endswith((".yaml", ".yml"))], "the spec is not shipped"
+
+
+def test_a_generator_warning_is_quoted_with_its_reason(tmp_path: Path) -> None:
+    """Not the generator's generic "Warning(s) encountered" line: the operation and why it failed."""
+    spec = {
+        "openapi": "3.1.0",
+        "info": {"title": "t", "version": "1"},
+        "paths": {
+            "/things": {
+                "get": {
+                    "operationId": "listThings",
+                    "parameters": [
+                        {"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["a"], "default": "zz"}}
+                    ],
+                    "responses": {"200": {"description": "ok"}},
+                }
+            }
+        },
+    }
+    with pytest.raises(CodegenError) as caught:
+        run_generator(grouped_by_resource(spec), tmp_path)
+    message = str(caught.value)
+    assert "WARNING parsing GET /things" in message and "Value zz is not valid for enum" in message
+    assert "Warning(s) encountered" not in message and "\n" not in message

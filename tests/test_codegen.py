@@ -34,6 +34,7 @@ from codegen.spec import (
 from codegen.specdiff import python_surface
 
 from .conftest import ROOT, load_yaml, spec_operations
+from .support.static_http import serve_directory
 
 CURRENT_SPEC = load_pin().vendored_path
 
@@ -138,34 +139,18 @@ def test_vendor_source_order_explicit_then_vendored_then_mirror(tmp_path: Path) 
 
 def test_a_stale_mirror_does_not_stop_vendoring_the_pinned_url(tmp_path: Path, old_spec_file: Path) -> None:
     """The pin moved, the mirror still holds the old file: the pinned URL is tried next, and wins."""
-    import http.server
-    import threading
-
     data = CURRENT_SPEC.read_bytes()
     mirror, www = tmp_path / "mirror", tmp_path / "www"
     mirror.mkdir()
     www.mkdir()
     (mirror / "spec.yaml").write_bytes(old_spec_file.read_bytes())
     (www / "spec.yaml").write_bytes(data)
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, directory=str(www), **kwargs)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/spec.yaml"
+    with serve_directory(www) as base_url:
+        url = f"{base_url}/spec.yaml"
         pin = _pin(tmp_path, data, mirror, url=url)
         pin.vendored_path.parent.mkdir()
         pin.vendored_path.write_bytes(old_spec_file.read_bytes())  # an old vendored copy, too
         message = vendor(pin=pin)
-    finally:
-        server.shutdown()
-        server.server_close()
     assert f"vendored {url}" in message and "replaced" in message
     assert pin.vendored_path.read_bytes() == data
 

@@ -9,13 +9,11 @@ vendoring), from synthetic one-change specs, and from an independent diff tool
 from __future__ import annotations
 
 import copy
-import http.server
 import json
 import os
 import re
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +28,7 @@ from codegen.spec import HISTORY_PIN_FILE, Pin, load_pin, load_vendored, sha256,
 from codegen.specdiff import BREAKING, Change, diff, python_surface, summary, to_markdown
 
 from .conftest import ROOT, spec_operations
+from .support.static_http import serve_directory
 
 OPTIC = ROOT / "tools" / "optic" / "node_modules" / ".bin" / "optic"
 Spec = dict[str, Any]
@@ -633,22 +632,8 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """A loopback HTTP server for files under tmp_path/www: (base URL, directory)."""
     www = tmp_path / "www"
     www.mkdir()
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, directory=str(www), **kwargs)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", www
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_directory(www) as base_url:
+        yield base_url, www
 
 
 def _project(tmp_path: Path, spec: Spec) -> tuple[Pin, Path, Path]:

@@ -39,6 +39,14 @@ from .support.static_http import serve_directory
 CURRENT_SPEC = load_pin().vendored_path
 
 
+@pytest.fixture
+def other_spec_file(tmp_path: Path) -> Path:
+    """A valid spec whose hash differs from the pin's, whatever the pin is (a comment line added)."""
+    other = tmp_path / "other-version.yaml"
+    other.write_bytes(CURRENT_SPEC.read_bytes() + b"\n# another version\n")
+    return other
+
+
 @pytest.fixture(scope="module")
 def old_spec_file() -> Path:
     """The older upstream spec, vendored by the project's own code path (openapi/pin.history.json)."""
@@ -137,66 +145,66 @@ def test_vendor_source_order_explicit_then_vendored_then_mirror(tmp_path: Path) 
     assert f"vendored {explicit}" in vendor(str(explicit), pin=pin)
 
 
-def test_a_stale_mirror_does_not_stop_vendoring_the_pinned_url(tmp_path: Path, old_spec_file: Path) -> None:
+def test_a_stale_mirror_does_not_stop_vendoring_the_pinned_url(tmp_path: Path, other_spec_file: Path) -> None:
     """The pin moved, the mirror still holds the old file: the pinned URL is tried next, and wins."""
     data = CURRENT_SPEC.read_bytes()
     mirror, www = tmp_path / "mirror", tmp_path / "www"
     mirror.mkdir()
     www.mkdir()
-    (mirror / "spec.yaml").write_bytes(old_spec_file.read_bytes())
+    (mirror / "spec.yaml").write_bytes(other_spec_file.read_bytes())
     (www / "spec.yaml").write_bytes(data)
     with serve_directory(www) as base_url:
         url = f"{base_url}/spec.yaml"
         pin = _pin(tmp_path, data, mirror, url=url)
         pin.vendored_path.parent.mkdir()
-        pin.vendored_path.write_bytes(old_spec_file.read_bytes())  # an old vendored copy, too
+        pin.vendored_path.write_bytes(other_spec_file.read_bytes())  # an old vendored copy, too
         message = vendor(pin=pin)
     assert f"vendored {url}" in message and "replaced" in message
     assert pin.vendored_path.read_bytes() == data
 
 
-def test_no_matching_source_fails_with_one_line_naming_each_source(tmp_path: Path, old_spec_file: Path) -> None:
+def test_no_matching_source_fails_with_one_line_naming_each_source(tmp_path: Path, other_spec_file: Path) -> None:
     data = CURRENT_SPEC.read_bytes()
     mirror = tmp_path / "mirror"
     mirror.mkdir()
-    (mirror / "spec.yaml").write_bytes(old_spec_file.read_bytes())
+    (mirror / "spec.yaml").write_bytes(other_spec_file.read_bytes())
     pin = _pin(tmp_path, data, mirror)
     with pytest.raises(CodegenError) as caught:
         vendor(pin=pin)
     message = str(caught.value)
     assert "\n" not in message
-    old_hash = sha256(old_spec_file.read_bytes())[:12]
+    old_hash = sha256(other_spec_file.read_bytes())[:12]
     assert "openapi/spec.yaml (absent)" in message or "spec.yaml (absent)" in message
     assert f"{mirror / 'spec.yaml'} (sha256 {old_hash})" in message
     assert "http://127.0.0.1:9/unreachable.yaml (unreachable" in message
     assert not pin.vendored_path.exists(), "nothing half-written"
 
 
-def test_hash_mismatch_names_both_hashes_and_keeps_the_vendored_copy(tmp_path: Path, old_spec_file: Path) -> None:
+def test_hash_mismatch_names_both_hashes_and_keeps_the_vendored_copy(tmp_path: Path, other_spec_file: Path) -> None:
     data = CURRENT_SPEC.read_bytes()
     pin = _pin(tmp_path, data)
     pin.vendored_path.parent.mkdir(parents=True)
     pin.vendored_path.write_bytes(data)
     with pytest.raises(CodegenError) as caught:
-        vendor(str(old_spec_file), pin=pin)
+        vendor(str(other_spec_file), pin=pin)
     message = str(caught.value)
-    assert sha256(old_spec_file.read_bytes()) in message and pin.sha256 in message
+    assert sha256(other_spec_file.read_bytes()) in message and pin.sha256 in message
     assert "ALLOW_UNPINNED_SPEC=1" in message
     assert pin.vendored_path.read_bytes() == data
     # The documented override vendors a deliberately newer (here: older) spec ...
-    assert "UNPINNED" in vendor(str(old_spec_file), pin=pin, allow_unpinned=True)
+    assert "UNPINNED" in vendor(str(other_spec_file), pin=pin, allow_unpinned=True)
     # ... which a later vendoring under the override keeps, and one without it replaces loudly.
     assert "kept the UNPINNED" in vendor(pin=pin, allow_unpinned=True)
-    assert pin.vendored_path.read_bytes() == old_spec_file.read_bytes()
+    assert pin.vendored_path.read_bytes() == other_spec_file.read_bytes()
 
 
-def test_an_unpinned_generation_is_recognised_and_reported(tmp_path: Path, old_spec_file: Path) -> None:
+def test_an_unpinned_generation_is_recognised_and_reported(tmp_path: Path, other_spec_file: Path) -> None:
     pin = _pin(tmp_path, CURRENT_SPEC.read_bytes())
     pin.vendored_path.parent.mkdir(parents=True)
-    pin.vendored_path.write_bytes(old_spec_file.read_bytes())
+    pin.vendored_path.write_bytes(other_spec_file.read_bytes())
     stamp = tmp_path / "_generated.json"
-    stamp.write_text(json.dumps({"spec_sha256": sha256(old_spec_file.read_bytes())}))
-    assert unpinned_generation(pin, stamp) == sha256(old_spec_file.read_bytes())
+    stamp.write_text(json.dumps({"spec_sha256": sha256(other_spec_file.read_bytes())}))
+    assert unpinned_generation(pin, stamp) == sha256(other_spec_file.read_bytes())
     stamp.write_text(json.dumps({"spec_sha256": pin.sha256}))
     assert unpinned_generation(pin, stamp) is None
 

@@ -511,7 +511,6 @@ def optic_breaking(pairs: list[tuple[Path, Path]], workdir: Path) -> list[list[t
         finally:
             run.kill()
         assert run.returncode in (0, 1), stderr[-2000:]
-        assert "Checks:" in stdout, stdout[-2000:]
         outputs.append(_parse_optic(stdout))
     return outputs
 
@@ -528,8 +527,10 @@ def _parse_optic(stdout: str) -> list[tuple[str, list[str], str]]:
             indent = len(match.group(1))
             stack = [(i, e) for i, e in stack if i < indent] + [(indent, match.group(2))]
     passed = re.search(r"Checks: (\d+)/(\d+) passed", stdout)
-    assert passed, stdout[-2000:]
-    assert len(found) >= int(passed.group(2)) - int(passed.group(1)), "Optic failures we could not parse"
+    if passed is None:  # identical specs (e.g. right after the pin moved to the history version)
+        assert "No operations changed" in stdout and not found, stdout[-2000:]
+    else:
+        assert len(found) >= int(passed.group(2)) - int(passed.group(1)), "Optic failures we could not parse"
     return found
 
 

@@ -53,8 +53,9 @@ install: $(VENV)/.editable
 spec: $(VENV)/.deps
 	@$(PY) -m codegen spec
 
+# An automatic regeneration never replaces a deliberate unpinned one: it stops and says so.
 $(STAMP): $(VENV)/.deps $(GEN_INPUTS)
-	@$(PY) -m codegen spec
+	@$(PY) -m codegen spec --refuse-unpinned
 	@$(PY) -m codegen generate
 
 generate: $(VENV)/.deps

@@ -20,6 +20,11 @@ def main(argv: list[str] | None = None) -> int:
     spec_cmd.add_argument(
         "--history", action="store_true", help="vendor the older spec pinned in openapi/pin.history.json instead"
     )
+    spec_cmd.add_argument(
+        "--refuse-unpinned",
+        action="store_true",
+        help="fail instead of replacing a deliberate unpinned generation (make's automatic regeneration)",
+    )
     commands.add_parser("generate", help="regenerate fintoro_api's generated modules from openapi/")
     commands.add_parser("status", help="say whether the generated package comes from the pinned spec")
     diff_cmd = commands.add_parser("spec-diff", help="print the API change report between two specs")
@@ -43,7 +48,10 @@ def main(argv: list[str] | None = None) -> int:
             if args.history:
                 print(vendor(args.source, pin=load_pin(HISTORY_PIN_FILE)))
             else:
-                print(vendor(args.source or source_from_env(), allow_unpinned=allow_unpinned))
+                source = args.source or source_from_env()
+                if args.refuse_unpinned and not source and not allow_unpinned:
+                    _refuse_replacing_unpinned()
+                print(vendor(source, allow_unpinned=allow_unpinned))
         elif args.command == "generate":
             from .generate import generate
             from .spec import load_vendored
@@ -78,6 +86,17 @@ def main(argv: list[str] | None = None) -> int:
         print("error: interrupted; the previous generation (if any) is left in place", file=sys.stderr)
         return 130
     return 0
+
+
+def _refuse_replacing_unpinned() -> None:
+    from .spec import unpinned_generation
+
+    unpinned = unpinned_generation()
+    if unpinned:
+        raise CodegenError(
+            f"fintoro_api is generated from an UNPINNED spec ({unpinned[:12]}) and a generation input changed; "
+            "regenerate it with `make generate ALLOW_UNPINNED_SPEC=1`, or return to the pin with `make generate`"
+        )
 
 
 if __name__ == "__main__":

@@ -360,3 +360,21 @@ def test_a_generator_warning_is_quoted_with_its_reason(tmp_path: Path) -> None:
     message = str(caught.value)
     assert "WARNING parsing GET /things" in message and "Value zz is not valid for enum" in message
     assert "Warning(s) encountered" not in message and "\n" not in message
+
+
+def test_automatic_regeneration_refuses_to_replace_an_unpinned_generation(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """make's stamp rule (`codegen spec --refuse-unpinned`) stops loudly instead of re-vendoring the pin."""
+    import codegen.spec
+    from codegen.__main__ import main
+
+    for name in ("SPEC", "FINTORO_OPENAPI_SPEC", "ALLOW_UNPINNED_SPEC"):
+        monkeypatch.delenv(name, raising=False)
+    vendored = load_pin().vendored_path.read_bytes()
+    monkeypatch.setattr(codegen.spec, "unpinned_generation", lambda *args: "ab" * 32)
+    assert main(["spec", "--refuse-unpinned"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: fintoro_api is generated from an UNPINNED spec (abababababab)")
+    assert "\n" not in error and "ALLOW_UNPINNED_SPEC=1" in error
+    assert load_pin().vendored_path.read_bytes() == vendored, "nothing was re-vendored"

@@ -438,6 +438,24 @@ def test_identical_specs_report_nothing() -> None:
     assert "No changes" in to_markdown([], "a", "b")
 
 
+def test_the_derived_python_surface_is_what_generation_produced(spec: Spec) -> None:
+    """The report's names (derived, never read from generated code) match the generated package."""
+    import importlib
+
+    import fintoro_api.models
+    from fintoro_api._resources import Resources
+
+    surface = python_surface(spec)
+    for module in surface["python-module"]:
+        importlib.import_module(module)
+    for method in surface["facade-method"]:
+        _, resource, action = method.split(".")
+        resource_class = getattr(Resources, resource).func.__annotations__["return"]
+        assert hasattr(getattr(importlib.import_module("fintoro_api._resources"), resource_class), action), method
+    for model in surface["model-class"]:
+        assert hasattr(fintoro_api.models, model.rsplit(".", 1)[-1]), model
+
+
 # --- tags do not shape what users import ---------------------------------------------------------------------
 
 

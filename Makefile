@@ -12,8 +12,10 @@ export ALLOW_UNPINNED_SPEC
 GEN_INPUTS := openapi/pin.json generator-config.yaml $(wildcard overlays/*.yaml overlays/templates/*.jinja codegen/*.py)
 STAMP      := fintoro_api/_generated.json
 PRISM_BIN  := tools/prism/node_modules/.bin/prism
+OPTIC_BIN  := tools/optic/node_modules/.bin/optic
+HISTORY_SPEC := openapi/$(shell sed -n 's/.*"file": *"\([^"]*\)".*/\1/p' openapi/pin.history.json)
 
-.PHONY: help install spec generate test test-fast lint typecheck check bench clean prism demo spec-diff update-spec redis
+.PHONY: help install spec spec-history generate test test-fast lint typecheck check bench clean prism optic demo spec-diff update-spec redis
 
 help:
 	@echo "make install    create .venv with runtime + dev dependencies, generate, install editable"
@@ -22,8 +24,10 @@ help:
 	@echo "make generate   regenerate fintoro_api's generated modules from openapi/"
 	@echo "make demo       run examples/quickstart.py against the fake Fintoro (fintoro_api.testing)"
 	@echo "make prism      install the pinned Prism mock server (npm)"
-	@echo "make spec-diff OLD=<spec> NEW=<spec>   print the API change report"
-	@echo "make update-spec SPEC=<path or URL>     report, changelog, new pin, regenerate, test"
+	@echo "make spec-history vendor the older spec pinned in openapi/pin.history.json (change-report tests)"
+	@echo "make optic      install the pinned Optic CLI (npm), the reference diff the report is checked against"
+	@echo "make spec-diff [OLD=<spec>] [NEW=<spec>] [JSON=1]   print the API change report (default: history -> pinned)"
+	@echo "make update-spec SPEC=<path or URL> [URL=<url>]   report, changelog, new pin, regenerate, test"
 	@echo "make lint | typecheck | bench | clean"
 
 # --- environment -------------------------------------------------------------
@@ -41,6 +45,7 @@ $(VENV)/.deps: pyproject.toml
 $(VENV)/.editable: $(VENV)/.deps $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $@
+	@$(PY) -m codegen status
 
 install: $(VENV)/.editable
 
@@ -48,19 +53,27 @@ install: $(VENV)/.editable
 spec: $(VENV)/.deps
 	@$(PY) -m codegen spec
 
+# An automatic regeneration never replaces a deliberate unpinned one: it stops and says so.
 $(STAMP): $(VENV)/.deps $(GEN_INPUTS)
-	@$(PY) -m codegen spec
+	@$(PY) -m codegen spec --refuse-unpinned
 	@$(PY) -m codegen generate
 
 generate: $(VENV)/.deps
 	@$(PY) -m codegen spec
 	@$(PY) -m codegen generate
 
+$(HISTORY_SPEC): openapi/pin.history.json | $(VENV)/.deps
+	@$(PY) -m codegen spec --history
+
+spec-history: $(VENV)/.deps
+	@$(PY) -m codegen spec --history
+
 # --- checks ------------------------------------------------------------------
-test: install $(PRISM_BIN) redis
+test: install $(PRISM_BIN) $(OPTIC_BIN) $(HISTORY_SPEC) redis
+	@$(PY) -m codegen status
 	$(PY) -m pytest -q
 
-test-fast: install
+test-fast: install $(HISTORY_SPEC)
 	$(PY) -m pytest -q -m "not slow"
 
 lint: $(VENV)/.deps
@@ -76,7 +89,7 @@ bench: install
 	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 clean:
-	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache $(VENV) tools/prism/node_modules
+	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache $(VENV) tools/prism/node_modules tools/optic/node_modules
 	rm -rf fintoro_api/api fintoro_api/models fintoro_api/types.py fintoro_api/_spec_index.py \
 	  fintoro_api/_resources.py $(STAMP)
 
@@ -90,17 +103,30 @@ $(PRISM_BIN): tools/prism/package.json tools/prism/package-lock.json
 
 prism: $(PRISM_BIN)
 
+# --- Optic CLI (the reference OpenAPI diff the change report is cross-checked against) ---
+$(OPTIC_BIN): tools/optic/package.json tools/optic/package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm not found: install Node.js 18+ (Debian: apt-get install nodejs npm)"; exit 2; }
+	cd tools/optic && npm ci --no-audit --no-fund --loglevel=error \
+	  || { echo "error: installing the Optic CLI failed (no access to the npm registry?)"; exit 2; }
+	@touch $@
+
+optic: $(OPTIC_BIN)
+
 demo: install
 	$(PY) -m tools.demo
 
 # --- spec evolution ------------------------------------------------------------
+PINNED_SPEC := openapi/$(shell sed -n 's/.*"file": *"\([^"]*\)".*/\1/p' openapi/pin.json)
+OLD ?= $(HISTORY_SPEC)
+NEW ?= $(PINNED_SPEC)
 spec-diff: $(VENV)/.deps
-	@test -n "$(OLD)" -a -n "$(NEW)" || { echo "error: usage: make spec-diff OLD=<spec> NEW=<spec>"; exit 2; }
-	@$(PY) -m codegen spec-diff "$(OLD)" "$(NEW)"
+	@$(if $(filter $(HISTORY_SPEC),$(OLD) $(NEW)),$(PY) -m codegen spec --history >/dev/null)
+	@$(if $(filter $(PINNED_SPEC),$(OLD) $(NEW)),$(PY) -m codegen spec >/dev/null)
+	@$(PY) -m codegen spec-diff "$(OLD)" "$(NEW)" $(if $(JSON),--json)
 
 update-spec: $(VENV)/.deps
-	@test -n "$(SPEC)" || { echo "error: usage: make update-spec SPEC=<path or URL>"; exit 2; }
-	@$(PY) -m codegen update-spec --source "$(SPEC)"
+	@test -n "$(SPEC)" || { echo "error: usage: make update-spec SPEC=<path or URL> [URL=<url serving the same bytes>]"; exit 2; }
+	@$(PY) -m codegen update-spec --source "$(SPEC)" $(if $(URL),--url "$(URL)")
 	@$(MAKE) --no-print-directory generate test
 
 # --- Redis (scale-out tests) -----------------------------------------------------

@@ -80,11 +80,23 @@ class GenerateHook(BuildHookInterface):  # type: ignore[type-arg]
 
     def generate_from_clone(self) -> None:
         from codegen.generate import generate
-        from codegen.spec import allow_unpinned_from_env, load_pin, load_vendored, source_from_env, vendor
+        from codegen.spec import (
+            allow_unpinned_from_env,
+            load_pin,
+            load_vendored,
+            source_from_env,
+            unpinned_generation,
+            vendor,
+        )
 
         pin = load_pin()
         stamp = ROOT / "fintoro_api" / "_generated.json"
         if stamp.exists() and json.loads(stamp.read_text())["spec_sha256"] == pin.sha256:
+            return
+        unpinned = unpinned_generation(pin)
+        if unpinned:
+            # A deliberate `make generate SPEC=... ALLOW_UNPINNED_SPEC=1`: keep it, never re-vendor behind its back.
+            self.app.display_warning(f"keeping the UNPINNED generation ({unpinned[:12]}); `make generate` restores the pin")
             return
         allow_unpinned = allow_unpinned_from_env()
         self.app.display_info(vendor(source_from_env(), allow_unpinned=allow_unpinned))

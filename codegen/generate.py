@@ -102,7 +102,7 @@ def run_generator(spec: dict[str, Any], workdir: Path, template_dir: Path = TEMP
     warnings = [line for line in log.splitlines() if line.startswith(("WARNING", "Warning", "Error", "ERROR"))]
     if proc.returncode != 0 or warnings:
         (workdir / "generator.log").write_text(log, encoding="utf-8")
-        detail = warnings[0] if warnings else (log.splitlines() or ["no output"])[-1]
+        detail = specific_warning(log) or (log.splitlines() or ["no output"])[-1]
         kept = ROOT / "build" / "generator.log"
         kept.parent.mkdir(exist_ok=True)
         shutil.copyfile(workdir / "generator.log", kept)
@@ -110,6 +110,23 @@ def run_generator(spec: dict[str, Any], workdir: Path, template_dir: Path = TEMP
             f"openapi-python-client rejected the spec ({detail.strip()}); full log in {kept.relative_to(ROOT)}"
         )
     return out
+
+
+_GENERIC = "encountered while generating"  # "Warning(s) ..." / "Error(s) ...": says nothing specific
+
+
+def specific_warning(log: str) -> str | None:
+    """The first specific warning of the generator's log with the reason on the line below it.
+
+    The generator first prints a generic "Warning(s) encountered ..." line; what went wrong
+    follows as ``WARNING parsing GET /x ...`` and, after a blank line, the reason.
+    """
+    lines = [line.strip() for line in log.splitlines()]
+    for number, line in enumerate(lines):
+        if line.startswith(("WARNING", "Warning", "Error", "ERROR")) and _GENERIC not in line:
+            reason = next((later for later in lines[number + 1 :] if later), "")
+            return f"{line} {reason}".strip() if reason and not reason.startswith(("WARNING", "{")) else line
+    return None
 
 
 def grouped_by_resource(spec: dict[str, Any]) -> dict[str, Any]:

@@ -1,16 +1,18 @@
-"""Vendor the pinned Fintoro OpenAPI spec into openapi/.
+"""Vendor a pinned OpenAPI spec into openapi/.
 
-The repository pins the spec by URL and sha256 (openapi/pin.json) and never
-commits the file itself. ``vendor()`` resolves a source in this order:
+The repository pins the spec by sha256 (openapi/pin.json: file name, sha256,
+the URL that serves those bytes or null when none is known, and optionally
+where the sibling mirror keeps it) and never commits the file itself.
+openapi/pin.history.json pins an older upstream version the same way, for the
+change-report tests.
 
-1. an explicit source (``SPEC=`` on the make command line, or
-   ``FINTORO_OPENAPI_SPEC`` in the environment): a path or an http(s) URL;
-2. an already-vendored copy whose hash matches the pin;
-3. the sibling mirror ``../shared/openapi/<file>``, if it exists;
-4. the pinned URL.
-
-Whatever the source, the bytes must hash to the pinned sha256, unless the
-caller deliberately allows an unpinned spec (``ALLOW_UNPINNED_SPEC=1``).
+``vendor()`` with an explicit source (``SPEC=`` on the make command line, or
+``FINTORO_OPENAPI_SPEC``) takes that file or fails. Without one it tries, in
+order, the already-vendored copy, the sibling mirror ``../shared/openapi/``
+and the pinned URL, and stops at the first whose bytes hash to the pin; when
+none does, one line names every source tried and what it held.
+``ALLOW_UNPINNED_SPEC=1`` accepts a deliberately different file (and keeps
+an unpinned vendored copy instead of replacing it).
 """
 
 from __future__ import annotations
@@ -31,21 +33,32 @@ from .errors import CodegenError
 
 ROOT = Path(__file__).resolve().parent.parent
 PIN_FILE = ROOT / "openapi" / "pin.json"
+HISTORY_PIN_FILE = ROOT / "openapi" / "pin.history.json"
 MIRROR_DIR = ROOT.parent / "shared" / "openapi"
+STAMP_FILE = ROOT / "fintoro_api" / "_generated.json"
 DOWNLOAD_TIMEOUT_S = 30
 
 
 @dataclass(frozen=True)
 class Pin:
     file: str
-    url: str
+    url: str | None  # where exactly these bytes are published; None when no such URL is known
     sha256: str
+    mirror: str = ""  # the file's path under the mirror directory (default: ``file``)
     directory: Path = ROOT / "openapi"  # where the vendored copy lives
     mirror_dir: Path = MIRROR_DIR
 
     @property
     def vendored_path(self) -> Path:
         return self.directory / self.file
+
+    @property
+    def mirror_path(self) -> Path:
+        return self.mirror_dir / (self.mirror or self.file)
+
+
+class _Unreadable(Exception):
+    """A source could not be read; ``str(exc)`` is the short reason."""
 
 
 def source_from_env() -> str | None:
@@ -58,17 +71,32 @@ def allow_unpinned_from_env() -> bool:
     return os.environ.get("ALLOW_UNPINNED_SPEC", "").strip().lower() in ("1", "true", "yes", "on")
 
 
+def is_url(source: str) -> bool:
+    return source.startswith(("http://", "https://"))
+
+
 def load_pin(path: Path = PIN_FILE) -> Pin:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-        return Pin(file=raw["file"], url=raw["url"], sha256=raw["sha256"].lower())
+        url = raw["url"]
+        if url is not None and not (isinstance(url, str) and is_url(url)):
+            raise ValueError(f"'url' must be an http(s) URL or null, not {url!r}")
+        return Pin(
+            file=raw["file"],
+            url=url,
+            sha256=raw["sha256"].lower(),
+            mirror=raw.get("mirror", ""),
+            directory=path.parent,
+        )
     except (OSError, ValueError, KeyError, AttributeError) as exc:
-        raise CodegenError(f"cannot read the spec pin {path}: {exc}") from None
+        raise CodegenError(f"cannot read the spec pin {_shown(path)}: {exc}") from None
 
 
 def write_pin(pin: Pin, path: Path = PIN_FILE) -> None:
-    text = json.dumps({"file": pin.file, "url": pin.url, "sha256": pin.sha256}, indent=2) + "\n"
-    _atomic_write(path, text.encode())
+    fields: dict[str, Any] = {"file": pin.file, "url": pin.url, "sha256": pin.sha256}
+    if pin.mirror:
+        fields["mirror"] = pin.mirror
+    _atomic_write(path, (json.dumps(fields, indent=2) + "\n").encode())
 
 
 def sha256(data: bytes) -> str:
@@ -91,22 +119,29 @@ def parse_spec(data: bytes, origin: str) -> dict[str, Any]:
     return doc
 
 
-def read_source(source: str) -> bytes:
-    """Read a spec from a local path or an http(s) URL."""
-    if source.startswith(("http://", "https://")):
+def _read(source: str) -> bytes:
+    if is_url(source):
         try:
             with urllib.request.urlopen(source, timeout=DOWNLOAD_TIMEOUT_S) as response:  # noqa: S310 - http(s) only
                 return bytes(response.read())
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise CodegenError(
-                f"cannot download the spec from {source} ({reason}); without network, pass SPEC=<path to a copy>"
-            ) from None
-    path = Path(source).expanduser()
+            raise _Unreadable(f"unreachable: {getattr(exc, 'reason', exc)}") from None
     try:
-        return path.read_bytes()
+        return Path(source).expanduser().read_bytes()
     except OSError as exc:
-        raise CodegenError(f"cannot read the spec file {path}: {exc.strerror or exc}") from None
+        raise _Unreadable(str(exc.strerror or exc)) from None
+
+
+def read_source(source: str) -> bytes:
+    """Read a spec from a local path or an http(s) URL."""
+    try:
+        return _read(source)
+    except _Unreadable as exc:
+        if is_url(source):
+            raise CodegenError(
+                f"cannot download the spec from {source} ({exc}); without network, pass SPEC=<path to a copy>"
+            ) from None
+        raise CodegenError(f"cannot read the spec file {Path(source).expanduser()}: {exc}") from None
 
 
 def check_hash(data: bytes, origin: str, pin: Pin, *, allow_unpinned: bool) -> str:
@@ -125,21 +160,40 @@ def vendor(source: str | None = None, *, allow_unpinned: bool = False, pin: Pin 
     pin = pin or load_pin()
     target = pin.vendored_path
     if source:
-        origin = source
         data = read_source(source)
-    elif target.exists() and sha256(target.read_bytes()) == pin.sha256:
+        digest = check_hash(data, source, pin, allow_unpinned=allow_unpinned)
+        return _install(pin, data, source, digest)
+    vendored = sha256(target.read_bytes()) if target.exists() else None
+    if vendored == pin.sha256:
         return f"spec: {_shown(target)} already matches the pin ({pin.sha256[:12]})"
-    elif (pin.mirror_dir / pin.file).exists():
-        origin = str(pin.mirror_dir / pin.file)
-        data = read_source(origin)
-    else:
-        origin = pin.url
-        data = read_source(pin.url)
-    digest = check_hash(data, origin, pin, allow_unpinned=allow_unpinned)
+    if vendored is not None and allow_unpinned:
+        return f"spec: kept the UNPINNED {_shown(target)} ({vendored[:12]}; pinned {pin.sha256[:12]})"
+    tried = [f"{_shown(target)} ({'sha256 ' + vendored[:12] if vendored else 'absent'})"]
+    candidates = [str(pin.mirror_path)] + ([pin.url] if pin.url else [])
+    for origin in candidates:
+        try:
+            data = _read(origin)
+        except _Unreadable as exc:
+            tried.append(f"{_shown(Path(origin)) if not is_url(origin) else origin} ({exc})")
+            continue
+        digest = sha256(data)
+        if digest == pin.sha256:
+            replaced = f"; replaced an UNPINNED copy ({vendored[:12]})" if vendored else ""
+            return _install(pin, data, origin, digest) + replaced
+        tried.append(f"{origin} (sha256 {digest[:12]})")
+    if not pin.url:
+        tried.append("no URL (the pin records none)")
+    raise CodegenError(
+        f"no source of {pin.file} has the pinned sha256 {pin.sha256[:12]}; tried: {'; '.join(tried)}; "
+        "pass SPEC=<path to the pinned file>, or move the pin with `make update-spec SPEC=...`"
+    )
+
+
+def _install(pin: Pin, data: bytes, origin: str, digest: str) -> str:
     parse_spec(data, origin)
-    _atomic_write(target, data)
-    note = "" if digest == pin.sha256 else " (UNPINNED: hash differs from openapi/pin.json)"
-    return f"spec: vendored {origin} -> {_shown(target)} ({digest[:12]}){note}"
+    _atomic_write(pin.vendored_path, data)
+    note = "" if digest == pin.sha256 else " (UNPINNED: hash differs from the pin)"
+    return f"spec: vendored {origin} -> {_shown(pin.vendored_path)} ({digest[:12]}){note}"
 
 
 def load_vendored(*, allow_unpinned: bool = False, pin: Pin | None = None) -> tuple[dict[str, Any], str]:
@@ -151,6 +205,21 @@ def load_vendored(*, allow_unpinned: bool = False, pin: Pin | None = None) -> tu
     data = path.read_bytes()
     digest = check_hash(data, _shown(path), pin, allow_unpinned=allow_unpinned)
     return parse_spec(data, _shown(path)), digest
+
+
+def unpinned_generation(pin: Pin | None = None, stamp: Path = STAMP_FILE) -> str | None:
+    """The sha256 of a deliberate unpinned generation still in place, else None.
+
+    Deliberate: the package was generated (``ALLOW_UNPINNED_SPEC=1``) from the
+    vendored copy that is there now, and that copy is not the pinned one.
+    """
+    pin = pin or load_pin()
+    try:
+        generated = str(json.loads(stamp.read_text(encoding="utf-8"))["spec_sha256"])
+        vendored = sha256(pin.vendored_path.read_bytes())
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return generated if generated == vendored and generated != pin.sha256 else None
 
 
 def _shown(path: Path) -> str:

@@ -1,14 +1,22 @@
 """What changed between two versions of the API, from the point of view of code that calls it.
 
-Compares operations, parameters, request and response properties (with their
-required-ness and types), component schemas and enum values, and marks every
-change **breaking** (code that worked may fail) or **additive** (new
-capability; nothing that worked breaks). Direction matters: a new required
-request property is breaking, a new response property is additive; a removed
-response property is breaking, and so on.
+Compared, at any depth (inline nested objects, array items, map values):
+operations, parameters, request bodies and 2xx responses (status codes,
+content types, properties with their type, required-ness and nullability),
+enum values, constraints (``maxLength``, ``minimum``, ``pattern``, ...),
+required-only ``anyOf`` body rules, component schemas, and the generated
+Python surface (endpoint modules, facade methods, model classes), whose names
+are derived with the functions codegen itself uses, never read from generated
+code.
+
+Every change is **breaking** (code that worked may fail) or **additive**.
+Direction matters: what tightens a request breaks callers, what loosens a
+response breaks readers. A component schema's side (request, response or both)
+is where operations reach it, transitively; a schema no operation reaches
+counts as both.
 
 Output: Markdown grouped by resource (the first path segment; component
-schemas under their own name) and JSON for CI.
+schemas under their own name; the Python surface under "python") and JSON.
 """
 
 from __future__ import annotations
@@ -18,18 +26,47 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
-HTTP_METHODS = ("get", "put", "post", "patch", "delete")
+from openapi_python_client.strings import ClassName, PythonIdentifier
+
+from .facade import action_name, resource_of
+from .index import _per_page_max, _required_any_of, iter_operations
+
 BREAKING, ADDITIVE = "breaking", "additive"
+REQUEST, RESPONSE = "request", "response"
+BOTH = frozenset({REQUEST, RESPONSE})
+# The generator's prefixes (openapi-python-client's default field_prefix).
+FIELD_PREFIX = "field_"
+# Upper bounds tighten when they fall, lower bounds when they rise; the rest tighten on any change.
+UPPER = ("maxLength", "maximum", "exclusiveMaximum", "maxItems", "maxProperties")
+LOWER = ("minLength", "minimum", "exclusiveMinimum", "minItems", "minProperties")
+OTHER = ("pattern", "multipleOf", "const", "uniqueItems")
+MAX_DEPTH = 32
 
 
 @dataclass(frozen=True, order=True)
 class Change:
-    group: str  # resource ("invoices") or "schema Invoice"
-    location: str  # "GET /invoices", "GET /invoices ?status", "Invoice.total", ...
-    kind: str  # operation | parameter | request-property | response-property | schema | enum-value | type
-    action: str  # added | removed | changed
+    group: str  # resource ("invoices"), "schema Invoice" or "python"
+    location: str  # "GET /invoices", "GET /invoices query:status", "Invoice.items[].name", ...
+    kind: str  # operation | parameter | request-property | response-property | property | type | nullable
+    # | enum-value | constraint | body-rule | status-code | content-type | request-body | schema
+    # | python-module | facade-method | model-class
+    action: str  # added | removed | changed | moved
     severity: str  # breaking | additive
     detail: str = ""
+
+
+def _severity(sides: frozenset[str], *, breaks_request: bool, breaks_response: bool) -> str:
+    hit = (REQUEST in sides and breaks_request) or (RESPONSE in sides and breaks_response)
+    return BREAKING if hit else ADDITIVE
+
+
+def _property_kind(sides: frozenset[str]) -> str:
+    return "request-property" if sides == {REQUEST} else "response-property" if sides == {RESPONSE} else "property"
+
+
+def _ref_name(node: Any) -> str | None:
+    ref = node.get("$ref") if isinstance(node, dict) else None
+    return ref.rsplit("/", 1)[-1] if isinstance(ref, str) else None
 
 
 def _resource(path: str) -> str:
@@ -39,261 +76,366 @@ def _resource(path: str) -> str:
 class _Spec:
     def __init__(self, doc: dict[str, Any]) -> None:
         self.doc = doc
-        self.schemas: dict[str, Any] = doc.get("components", {}).get("schemas", {})
-        self.parameters: dict[str, Any] = doc.get("components", {}).get("parameters", {})
-        self.responses: dict[str, Any] = doc.get("components", {}).get("responses", {})
-
-    def operations(self) -> dict[str, tuple[str, dict[str, Any], list[dict[str, Any]]]]:
-        """ "METHOD /path" -> (path, operation, resolved parameters)."""
-        found = {}
-        for path, item in self.doc.get("paths", {}).items():
-            shared = [self.param(p) for p in item.get("parameters", [])]
-            for method in HTTP_METHODS:
-                if method in item:
-                    own = [self.param(p) for p in item[method].get("parameters", [])]
-                    merged = {(p.get("in"), p.get("name")): p for p in shared + own}
-                    found[f"{method.upper()} {path}"] = (path, item[method], list(merged.values()))
-        return found
-
-    def param(self, node: dict[str, Any]) -> dict[str, Any]:
-        ref = node.get("$ref")
-        return dict(self.parameters.get(ref.rsplit("/", 1)[-1], {})) if ref else node
+        components = doc.get("components", {})
+        self.schemas: dict[str, Any] = components.get("schemas", {})
+        self.responses: dict[str, Any] = components.get("responses", {})
+        self.request_bodies: dict[str, Any] = components.get("requestBodies", {})
+        self.operations = {f"{m.upper()} {p}": (p, op, params) for m, p, op, params in iter_operations(doc)}
 
     def response(self, node: dict[str, Any]) -> dict[str, Any]:
-        ref = node.get("$ref")
-        return dict(self.responses.get(ref.rsplit("/", 1)[-1], {})) if ref else node
+        name = _ref_name(node)
+        return dict(self.responses.get(name, {})) if name else node
 
-    def resolve(self, node: Any) -> Any:
-        seen = 0
-        while isinstance(node, dict) and "$ref" in node and seen < 50:
-            node = self.schemas.get(node["$ref"].rsplit("/", 1)[-1], {})
-            seen += 1
-        return node
+    def request_body(self, operation: dict[str, Any]) -> dict[str, Any] | None:
+        node = operation.get("requestBody")
+        name = _ref_name(node)
+        return dict(self.request_bodies.get(name, {})) if name else node
 
-    def type_of(self, node: Any) -> str:
-        """A short type description: ``Invoice``, ``string(date)``, ``array<Invoice>``, ``integer|null``."""
-        if not isinstance(node, dict):
-            return "any"
-        if "$ref" in node:
-            return str(node["$ref"]).rsplit("/", 1)[-1]
-        for key in ("allOf", "anyOf", "oneOf"):
-            if key in node and not all(set(alt) == {"required"} for alt in node[key]):
-                return f"{key}[{', '.join(self.type_of(alt) for alt in node[key])}]"
-        kind = node.get("type", "object" if "properties" in node else "any")
-        kinds = kind if isinstance(kind, list) else [kind]
-        parts = []
-        for k in kinds:
-            if k == "array":
-                parts.append(f"array<{self.type_of(node.get('items', {}))}>")
-            elif k == "string" and node.get("format"):
-                parts.append(f"string({node['format']})")
-            else:
-                parts.append(str(k))
-        return "|".join(parts)
+    def successes(self, operation: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        return {
+            str(status): self.response(node)
+            for status, node in operation.get("responses", {}).items()
+            if str(status).startswith("2")
+        }
 
-    def properties(self, node: Any, depth: int = 0) -> dict[str, tuple[str, bool]]:
-        """name -> (type, required) for an object schema, allOf folded in (inline only; $refs stay names)."""
-        node = self.resolve(node) if depth == 0 else node
-        if not isinstance(node, dict) or depth > 10:
-            return {}
-        found: dict[str, tuple[str, bool]] = {}
-        for member in node.get("allOf", []):
-            found.update(self.properties(self.resolve(member), depth + 1))
-        required = set(node.get("required", []))
-        for name, prop in node.get("properties", {}).items():
-            found[name] = (self.type_of(prop), name in required)
-        for name in required - set(node.get("properties", {})):
-            if name in found:
-                found[name] = (found[name][0], True)
-        return found
-
-    def enum_sites(self) -> dict[str, set[Any]]:
-        """Every enum in the document: "where" -> values."""
-        sites: dict[str, set[Any]] = {}
-
-        def walk(node: Any, where: str) -> None:
-            if isinstance(node, dict):
-                if isinstance(node.get("enum"), list):
-                    sites[where] = {json.dumps(v) for v in node["enum"]}
-                for key, value in node.items():
-                    if key == "properties":
-                        for name, prop in value.items():
-                            walk(prop, f"{where}.{name}")
-                    elif key in ("items", "allOf", "anyOf", "oneOf", "schema", "additionalProperties"):
-                        walk(value, where + ("[]" if key == "items" else ""))
-            elif isinstance(node, list):
-                for item in node:
-                    walk(item, where)
-
-        for name, schema in self.schemas.items():
-            walk(schema, name)
-        for key, (_path, _operation, params) in self.operations().items():
-            for param in params:
-                walk(param.get("schema", {}), f"{key} ?{param.get('name')}")
-        return sites
-
-    def schema_usage(self) -> dict[str, set[str]]:
-        """schema name -> {"request", "response"}: where it appears, transitively."""
-        usage: dict[str, set[str]] = {}
+    def usage(self) -> dict[str, frozenset[str]]:
+        """schema name -> the sides (request, response) operations reach it on, transitively."""
+        sides: dict[str, set[str]] = {}
 
         def refs(node: Any, acc: set[str]) -> None:
             if isinstance(node, dict):
-                ref = node.get("$ref")
-                if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
-                    name = ref.rsplit("/", 1)[-1]
-                    if name not in acc:
-                        acc.add(name)
-                        refs(self.schemas.get(name, {}), acc)
+                name = _ref_name(node)
+                if name and name not in acc:
+                    acc.add(name)
+                    refs(self.schemas.get(name, {}), acc)
                 for value in node.values():
                     refs(value, acc)
             elif isinstance(node, list):
                 for item in node:
                     refs(item, acc)
 
-        for _path, operation, params in self.operations().values():
+        for _path, operation, params in self.operations.values():
             request: set[str] = set()
-            refs(operation.get("requestBody", {}), request)
-            for param in params:
-                refs(param.get("schema", {}), request)
+            refs(self.request_body(operation), request)
+            refs([p.get("schema", {}) for p in params], request)
             response: set[str] = set()
-            for status, node in operation.get("responses", {}).items():
-                if status.startswith("2"):
-                    refs(self.response(node), response)
+            refs(list(self.successes(operation).values()), response)
             for name in request:
-                usage.setdefault(name, set()).add("request")
+                sides.setdefault(name, set()).add(REQUEST)
             for name in response:
-                usage.setdefault(name, set()).add("response")
-        return usage
+                sides.setdefault(name, set()).add(RESPONSE)
+        return {name: frozenset(found) for name, found in sides.items()}
 
 
-def _property_changes(
-    group: str, where: str, old: dict[str, tuple[str, bool]], new: dict[str, tuple[str, bool]], sides: set[str]
-) -> Iterator[Change]:
-    request, response = "request" in sides, "response" in sides
-    kind = "request-property" if request and not response else "response-property" if response else "property"
-    for name in sorted(set(old) | set(new)):
-        location = f"{where}.{name}"
-        if name not in old:
-            required = new[name][1]
-            severity = BREAKING if request and required else ADDITIVE
-            detail = f"{new[name][0]}{', required' if required else ''}"
-            yield Change(group, location, kind, "added", severity, detail)
-        elif name not in new:
-            yield Change(group, location, kind, "removed", BREAKING, old[name][0])
+def _types(node: dict[str, Any]) -> tuple[str, bool]:
+    """(type description without null, nullable) of a schema node."""
+    name = _ref_name(node)
+    if name:
+        return name, False
+    for key in ("allOf", "anyOf", "oneOf"):
+        members = node.get(key)
+        if isinstance(members, list) and members and _required_any_of(node) is None:
+            described = [_types(m) if isinstance(m, dict) else ("any", False) for m in members]
+            kept = [d for d, _ in described if d != "null"]
+            nullable = any(d == "null" or n for d, n in described)
+            return (kept[0] if len(kept) == 1 else f"{key}[{', '.join(kept)}]"), nullable
+    kind = node.get("type", "object" if "properties" in node else "any")
+    kinds = [str(k) for k in (kind if isinstance(kind, list) else [kind])]
+    parts = []
+    for k in kinds:
+        if k == "null":
+            continue
+        if k == "array":
+            items = node.get("items")
+            parts.append(f"array<{_types(items)[0] if isinstance(items, dict) else 'any'}>")
+        elif k == "string" and node.get("format"):
+            parts.append(f"string({node['format']})")
         else:
-            (old_type, old_req), (new_type, new_req) = old[name], new[name]
-            if old_type != new_type:
-                yield Change(group, location, "type", "changed", BREAKING, f"{old_type} -> {new_type}")
-            if old_req != new_req:
-                becomes = "required" if new_req else "optional"
-                breaking = (request and new_req) or (response and not new_req)
-                yield Change(group, location, kind, "changed", BREAKING if breaking else ADDITIVE, f"now {becomes}")
+            parts.append(k)
+    return "|".join(parts) or "null", "null" in kinds or node.get("nullable") is True
+
+
+def type_of(node: Any) -> str:
+    """A short type description: ``Invoice``, ``string(date)``, ``array<Invoice>``, ``integer|null``."""
+    if not isinstance(node, dict):
+        return "any"
+    base, nullable = _types(node)
+    return f"{base}|null" if nullable else base
+
+
+def _object_view(node: dict[str, Any]) -> tuple[dict[str, Any], set[str], list[list[str]]]:
+    """(properties, required, required-only anyOf alternatives) with inline allOf members folded in.
+
+    ``$ref`` members of an allOf are not folded: their schema is compared on its own.
+    """
+    properties: dict[str, Any] = {}
+    required: set[str] = set()
+    rules: list[list[str]] = list(_required_any_of(node) or [])
+    for member in node.get("allOf", []):
+        if isinstance(member, dict) and not _ref_name(member):
+            props, req, member_rules = _object_view(member)
+            properties.update(props)
+            required |= req
+            rules += member_rules
+    properties.update(node.get("properties", {}))
+    required |= set(node.get("required", []))
+    return properties, required, rules
+
+
+class _Comparer:
+    """Recursive comparison of two schema nodes at one location, on the given sides."""
+
+    def __init__(self, group: str) -> None:
+        self.group = group
+        self.changes: list[Change] = []
+
+    def add(self, location: str, kind: str, action: str, severity: str, detail: str = "") -> None:
+        self.changes.append(Change(self.group, location, kind, action, severity, detail))
+
+    def schema(self, where: str, old: Any, new: Any, sides: frozenset[str], depth: int = 0) -> None:
+        if not isinstance(old, dict) or not isinstance(new, dict) or depth > MAX_DEPTH:
+            return
+        (old_type, old_null), (new_type, new_null) = _types(old), _types(new)
+        if old_type != new_type:
+            self.add(where, "type", "changed", BREAKING, f"{type_of(old)} -> {type_of(new)}")
+            return
+        if old_null != new_null:
+            becomes = "nullable" if new_null else "not nullable"
+            self.add(
+                where,
+                "nullable",
+                "changed",
+                _severity(sides, breaks_request=not new_null, breaks_response=new_null),
+                f"now {becomes}",
+            )
+        if _ref_name(old):
+            return  # the same component schema: compared under its own name
+        self._enum(where, old, new)
+        self._constraints(where, old, new, sides)
+        self._object(where, old, new, sides, depth)
+        for key, suffix in (("items", "[]"), ("additionalProperties", "{}")):
+            self.schema(where + suffix, old.get(key), new.get(key), sides, depth + 1)
+
+    def _enum(self, where: str, old: dict[str, Any], new: dict[str, Any]) -> None:
+        if not isinstance(old.get("enum"), list) or not isinstance(new.get("enum"), list):
+            return
+        before, after = {json.dumps(v) for v in old["enum"]}, {json.dumps(v) for v in new["enum"]}
+        # A new value is additive everywhere: generated enums are open (OpenStrEnum); a removed
+        # value is breaking everywhere: its enum member disappears from the Python surface.
+        for value in sorted(after - before):
+            self.add(where, "enum-value", "added", ADDITIVE, str(json.loads(value)))
+        for value in sorted(before - after):
+            self.add(where, "enum-value", "removed", BREAKING, str(json.loads(value)))
+
+    def _constraints(self, where: str, old: dict[str, Any], new: dict[str, Any], sides: frozenset[str]) -> None:
+        for key in (*UPPER, *LOWER, *OTHER):
+            was, now = old.get(key), new.get(key)
+            if was == now:
+                continue
+            if was is None or now is None:
+                tighter = was is None
+            elif key in UPPER:
+                tighter = now < was
+            elif key in LOWER:
+                tighter = now > was
+            else:
+                tighter = True  # a different pattern or multipleOf: values valid before may be refused
+            severity = _severity(sides, breaks_request=tighter, breaks_response=not tighter)
+            what = "tightened" if tighter else "loosened"
+            self.add(f"{where} {key}", "constraint", "changed", severity, f"{what}: {was} -> {now}")
+
+    def _object(self, where: str, old: dict[str, Any], new: dict[str, Any], sides: frozenset[str], depth: int) -> None:
+        old_props, old_req, old_rules = _object_view(old)
+        new_props, new_req, new_rules = _object_view(new)
+        kind = _property_kind(sides)
+        for name in sorted(set(old_props) | set(new_props)):
+            location = f"{where}.{name}"
+            if name not in old_props:
+                required = name in new_req
+                detail = type_of(new_props[name]) + (", required" if required else "")
+                severity = _severity(sides, breaks_request=required, breaks_response=False)
+                self.add(location, kind, "added", severity, detail)
+            elif name not in new_props:
+                self.add(location, kind, "removed", BREAKING, type_of(old_props[name]))
+            else:
+                if (name in old_req) != (name in new_req):
+                    now_required = name in new_req
+                    severity = _severity(sides, breaks_request=now_required, breaks_response=not now_required)
+                    self.add(location, kind, "changed", severity, "now required" if now_required else "now optional")
+                self.schema(location, old_props[name], new_props[name], sides, depth + 1)
+        self._rules(where, old_rules, new_rules, sides)
+
+    def _rules(self, where: str, old: list[list[str]], new: list[list[str]], sides: frozenset[str]) -> None:
+        """Required-only anyOf: at least one alternative must be fully present in a body."""
+        before, after = {frozenset(a) for a in old}, {frozenset(a) for a in new}
+        if before == after:
+            return
+        # Every body valid before stays valid iff each old alternative contains some new one.
+        relaxed = not after or all(any(b <= a for b in after) for a in before)
+        tightened = not before or not relaxed
+        shown = " | ".join(sorted(",".join(sorted(a)) for a in after)) or "no rule"
+        was = " | ".join(sorted(",".join(sorted(a)) for a in before)) or "no rule"
+        severity = _severity(sides, breaks_request=tightened, breaks_response=relaxed)
+        what = "tightened" if tightened else "relaxed"
+        self.add(f"{where} anyOf", "body-rule", "changed", severity, f"{what}: [{was}] -> [{shown}]")
+
+
+def _operation_changes(key: str, old: _Spec, new: _Spec) -> list[Change]:
+    path, old_op, old_params = old.operations[key]
+    _, new_op, new_params = new.operations[key]
+    compare = _Comparer(_resource(path))
+    before = {(p.get("in"), p.get("name")): p for p in old_params}
+    after = {(p.get("in"), p.get("name")): p for p in new_params}
+    for where, name in sorted(set(before) | set(after), key=str):
+        location = f"{key} {where}:{name}"
+        if (where, name) not in before:
+            required = bool(after[(where, name)].get("required"))
+            severity = BREAKING if required else ADDITIVE
+            compare.add(location, "parameter", "added", severity, "required" if required else "optional")
+        elif (where, name) not in after:
+            compare.add(location, "parameter", "removed", BREAKING)
+        else:
+            was, now = bool(before[(where, name)].get("required")), bool(after[(where, name)].get("required"))
+            if was != now:
+                compare.add(
+                    location,
+                    "parameter",
+                    "changed",
+                    BREAKING if now else ADDITIVE,
+                    f"now {'required' if now else 'optional'}",
+                )
+            schemas = (before[(where, name)].get("schema", {}), after[(where, name)].get("schema", {}))
+            compare.schema(location, *schemas, frozenset({REQUEST}))
+
+    old_body, new_body = old.request_body(old_op), new.request_body(new_op)
+    location = f"{key} request"
+    if old_body is None and new_body is not None:
+        required = bool(new_body.get("required"))
+        compare.add(location, "request-body", "added", BREAKING if required else ADDITIVE)
+    elif old_body is not None and new_body is None:
+        compare.add(location, "request-body", "removed", BREAKING)
+    elif old_body is not None and new_body is not None:
+        if bool(old_body.get("required")) != bool(new_body.get("required")):
+            now = bool(new_body.get("required"))
+            compare.add(
+                location,
+                "request-body",
+                "changed",
+                BREAKING if now else ADDITIVE,
+                f"now {'required' if now else 'optional'}",
+            )
+        _content(compare, location, old_body, new_body, frozenset({REQUEST}))
+
+    old_ok, new_ok = old.successes(old_op), new.successes(new_op)
+    # The generated function returns the parsed 2xx bodies: a success status added or removed
+    # changes its return type, and an undeclared success status fails to parse.
+    for status in sorted(set(old_ok) ^ set(new_ok)):
+        action = "added" if status in new_ok else "removed"
+        compare.add(f"{key} {status}", "status-code", action, BREAKING)
+    old_other = {str(s) for s in old_op.get("responses", {})} - set(old_ok)
+    new_other = {str(s) for s in new_op.get("responses", {})} - set(new_ok)
+    # A documented error status that goes away is breaking (code handling it was written against the spec).
+    for status in sorted(old_other ^ new_other):
+        added = status in new_other
+        severity = ADDITIVE if added else BREAKING
+        compare.add(f"{key} {status}", "status-code", "added" if added else "removed", severity, "error status")
+    for status in sorted(set(old_ok) & set(new_ok)):
+        _content(compare, f"{key} {status}", old_ok[status], new_ok[status], frozenset({RESPONSE}))
+    return compare.changes
+
+
+def _content(compare: _Comparer, where: str, old: dict[str, Any], new: dict[str, Any], sides: frozenset[str]) -> None:
+    before, after = old.get("content", {}) or {}, new.get("content", {}) or {}
+    for media in sorted(set(before) | set(after)):
+        if media not in before:
+            # A new request content type is another way to call; a new response one is something to parse.
+            severity = ADDITIVE if REQUEST in sides else BREAKING
+            compare.add(f"{where} {media}", "content-type", "added", severity)
+        elif media not in after:
+            compare.add(f"{where} {media}", "content-type", "removed", BREAKING)
+        else:
+            label = where if media == "application/json" else f"{where} {media}"
+            compare.schema(label, before[media].get("schema"), after[media].get("schema"), sides)
+
+
+# --- the generated Python surface -----------------------------------------------------------------
+
+
+def python_surface(doc: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """What a user imports or calls, by kind: name -> what it stands for (operation or schema).
+
+    Names come from the rules generation uses: packages are the resource path
+    (codegen.generate.grouped_by_resource), modules the generator's
+    PythonIdentifier of the operationId, facade methods codegen.facade's
+    action_name (``<action>_all`` for paginated lists), model classes the
+    generator's ClassName of each component schema.
+    """
+    modules: dict[str, str] = {}
+    methods: dict[str, str] = {}
+    for method, path, operation, params in iter_operations(doc):
+        key = f"{method.upper()} {path}"
+        op_id = operation.get("operationId")
+        if not op_id:
+            continue
+        resource = resource_of(path)
+        modules[f"fintoro_api.api.{resource}.{PythonIdentifier(op_id, prefix=FIELD_PREFIX)}"] = key
+        action = action_name(op_id, resource.split("_"))
+        methods[f"client.{resource}.{action}"] = key
+        if _per_page_max(params) is not None:
+            methods[f"client.{resource}.{action}_all"] = key
+    classes = {
+        f"fintoro_api.models.{ClassName(name, prefix=FIELD_PREFIX)}": f"schema {name}"
+        for name in doc.get("components", {}).get("schemas", {})
+    }
+    return {"python-module": modules, "facade-method": methods, "model-class": classes}
+
+
+def _surface_changes(old_doc: dict[str, Any], new_doc: dict[str, Any]) -> Iterator[Change]:
+    old_surface, new_surface = python_surface(old_doc), python_surface(new_doc)
+    for kind, before in old_surface.items():
+        after = new_surface[kind]
+        renamed_to = {origin: name for name, origin in after.items() if name not in before}
+        for name in sorted(set(before) - set(after)):
+            target = renamed_to.get(before[name])
+            if target:
+                yield Change("python", name, kind, "moved", BREAKING, f"-> {target} ({before[name]})")
+            else:
+                yield Change("python", name, kind, "removed", BREAKING, before[name])
+        moved_from = {before[name] for name in set(before) - set(after)}
+        for name in sorted(set(after) - set(before)):
+            if after[name] not in moved_from:
+                yield Change("python", name, kind, "added", ADDITIVE, after[name])
 
 
 def diff(old_doc: dict[str, Any], new_doc: dict[str, Any]) -> list[Change]:
     """Every change from ``old_doc`` to ``new_doc``, sorted by group and location."""
     old, new = _Spec(old_doc), _Spec(new_doc)
     changes: list[Change] = []
-    old_ops, new_ops = old.operations(), new.operations()
+    for key in sorted(set(old.operations) | set(new.operations)):
+        path = (new.operations.get(key) or old.operations[key])[0]
+        if key not in old.operations:
+            op_id = new.operations[key][1].get("operationId", "")
+            changes.append(Change(_resource(path), key, "operation", "added", ADDITIVE, op_id))
+        elif key not in new.operations:
+            op_id = old.operations[key][1].get("operationId", "")
+            changes.append(Change(_resource(path), key, "operation", "removed", BREAKING, op_id))
+        else:
+            changes += _operation_changes(key, old, new)
 
-    for key in sorted(set(old_ops) | set(new_ops)):
-        path = (new_ops.get(key) or old_ops[key])[0]
-        group = _resource(path)
-        if key not in old_ops:
-            changes.append(Change(group, key, "operation", "added", ADDITIVE, new_ops[key][1].get("operationId", "")))
-            continue
-        if key not in new_ops:
-            changes.append(Change(group, key, "operation", "removed", BREAKING, old_ops[key][1].get("operationId", "")))
-            continue
-        _, old_op, old_params = old_ops[key]
-        _, new_op, new_params = new_ops[key]
-        changes += _parameter_changes(group, key, old, new, old_params, new_params)
-        changes += _inline_body_changes(group, key, old, new, old_op, new_op)
-
-    usage = {**old.schema_usage()}
-    for name, sides in new.schema_usage().items():
-        usage[name] = usage.get(name, set()) | sides
+    old_usage, new_usage = old.usage(), new.usage()
     for name in sorted(set(old.schemas) | set(new.schemas)):
         group = f"schema {name}"
         if name not in old.schemas:
             changes.append(Change(group, name, "schema", "added", ADDITIVE))
-            continue
-        if name not in new.schemas:
+        elif name not in new.schemas:
             changes.append(Change(group, name, "schema", "removed", BREAKING))
-            continue
-        changes += _property_changes(
-            group, name, old.properties(old.schemas[name]), new.properties(new.schemas[name]), usage.get(name, set())
-        )
-
-    old_enums, new_enums = old.enum_sites(), new.enum_sites()
-    for site in sorted(set(old_enums) & set(new_enums)):
-        # Sites are "Schema.prop" (component schemas) or "GET /path ?param" (parameters).
-        group = _resource(site.split(" ")[1]) if " " in site else f"schema {site.split('.')[0].split('[')[0]}"
-        for value in sorted(new_enums[site] - old_enums[site]):
-            changes.append(Change(group, site, "enum-value", "added", ADDITIVE, json.loads(value)))
-        for value in sorted(old_enums[site] - new_enums[site]):
-            changes.append(Change(group, site, "enum-value", "removed", BREAKING, json.loads(value)))
+        else:
+            sides = old_usage.get(name, frozenset()) | new_usage.get(name, frozenset()) or BOTH
+            compare = _Comparer(group)
+            compare.schema(name, old.schemas[name], new.schemas[name], sides)
+            changes += compare.changes
+    changes += _surface_changes(old_doc, new_doc)
     return sorted(set(changes))
-
-
-def _parameter_changes(
-    group: str, key: str, old: _Spec, new: _Spec, old_params: list[dict[str, Any]], new_params: list[dict[str, Any]]
-) -> Iterator[Change]:
-    before = {(p.get("in"), p.get("name")): p for p in old_params}
-    after = {(p.get("in"), p.get("name")): p for p in new_params}
-    for where, name in sorted(set(before) | set(after)):
-        location = f"{key} {where}:{name}"
-        if (where, name) not in before:
-            required = bool(after[(where, name)].get("required"))
-            yield Change(
-                group,
-                location,
-                "parameter",
-                "added",
-                BREAKING if required else ADDITIVE,
-                "required" if required else "optional",
-            )
-        elif (where, name) not in after:
-            yield Change(group, location, "parameter", "removed", BREAKING)
-        else:
-            was, now = bool(before[(where, name)].get("required")), bool(after[(where, name)].get("required"))
-            if was != now:
-                yield Change(
-                    group,
-                    location,
-                    "parameter",
-                    "changed",
-                    BREAKING if now else ADDITIVE,
-                    "now required" if now else "now optional",
-                )
-            old_type = old.type_of(before[(where, name)].get("schema", {}))
-            new_type = new.type_of(after[(where, name)].get("schema", {}))
-            if old_type != new_type:
-                yield Change(group, location, "type", "changed", BREAKING, f"{old_type} -> {new_type}")
-
-
-def _inline_body_changes(
-    group: str, key: str, old: _Spec, new: _Spec, old_op: dict[str, Any], new_op: dict[str, Any]
-) -> Iterator[Change]:
-    """Inline (non-$ref) request and 2xx response bodies; $ref bodies are compared as schemas."""
-
-    def body(spec: _Spec, op: dict[str, Any], side: str) -> Any:
-        if side == "request":
-            return op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
-        for status, node in op.get("responses", {}).items():
-            if status.startswith("2"):
-                return spec.response(node).get("content", {}).get("application/json", {}).get("schema")
-        return None
-
-    for side in ("request", "response"):
-        before, after = body(old, old_op, side), body(new, new_op, side)
-        if isinstance(before, dict) and isinstance(after, dict) and "$ref" not in before and "$ref" not in after:
-            yield from _property_changes(group, f"{key} {side}", old.properties(before), new.properties(after), {side})
-        else:
-            old_type = old.type_of(before) if before is not None else "none"
-            new_type = new.type_of(after) if after is not None else "none"
-            if old_type != new_type:
-                yield Change(group, f"{key} {side}", "type", "changed", BREAKING, f"{old_type} -> {new_type}")
 
 
 def summary(changes: list[Change]) -> dict[str, int]:
@@ -321,12 +463,12 @@ def to_markdown(changes: list[Change], old_label: str, new_label: str) -> str:
     groups: dict[str, list[Change]] = {}
     for change in changes:
         groups.setdefault(change.group, []).append(change)
-    for group in sorted(groups, key=lambda g: (g.startswith("schema "), g)):
+    for group in sorted(groups, key=lambda g: (g == "python", g.startswith("schema "), g)):
         lines.append(f"## {group}")
         for c in groups[group]:
             detail = f" ({c.detail})" if c.detail else ""
             lines.append(f"- **{c.severity}** {c.kind} {c.action}: `{c.location}`{detail}")
         lines.append("")
     if not changes:
-        lines.append("No changes to operations, parameters, properties, schemas or enum values.")
+        lines.append("No changes to operations, parameters, bodies, responses, schemas or the Python surface.")
     return "\n".join(lines).rstrip() + "\n"

@@ -10,7 +10,6 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_OPENAPI = ROOT.parent / "shared" / "openapi"
 HTTP_METHODS = ("get", "put", "post", "patch", "delete")
 
 

@@ -96,7 +96,9 @@ class GenerateHook(BuildHookInterface):  # type: ignore[type-arg]
         unpinned = unpinned_generation(pin)
         if unpinned:
             # A deliberate `make generate SPEC=... ALLOW_UNPINNED_SPEC=1`: keep it, never re-vendor behind its back.
-            self.app.display_warning(f"keeping the UNPINNED generation ({unpinned[:12]}); `make generate` restores the pin")
+            self.app.display_warning(
+                f"keeping the UNPINNED generation ({unpinned[:12]}); `make generate` restores the pin"
+            )
             return
         allow_unpinned = allow_unpinned_from_env()
         self.app.display_info(vendor(source_from_env(), allow_unpinned=allow_unpinned))

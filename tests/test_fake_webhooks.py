@@ -259,3 +259,23 @@ async def test_with_fintoros_rules_a_loopback_receiver_is_refused() -> None:
         with pytest.raises(ValidationError) as refused:
             await fintoro.webhook_subscriptions.create(body=body)
     assert "url" in refused.value.errors
+
+
+async def test_concurrent_creates_with_one_idempotency_key_commit_one_subscription() -> None:
+    # Creating a subscription awaits the receiver's DNS; requests with the same key arriving meanwhile must
+    # wait for the first one and replay it, not each create their own subscription.
+    async def slow_public_dns(host: str) -> list[str]:
+        await asyncio.sleep(0.01)
+        return ["93.184.215.14"]
+
+    fake = FakeFintoro(resolver=slow_public_dns)
+    token = fake.add_company("Acme s.r.o.")
+    headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": "subscribe-once"}
+    body = {"url": RECEIVER, "isActive": True, "subscribedEvents": ["clients.created"]}
+    base_url = "https://f.test/api/public/v1"
+    async with httpx.AsyncClient(transport=fake.transport(), base_url=base_url, headers=headers) as http:
+        answers = await asyncio.gather(*(http.post("/webhook-subscriptions", json=body) for _ in range(5)))
+    assert [a.status_code for a in answers] == [201] * 5
+    assert sorted(a.headers["Idempotency-Status"] for a in answers) == ["Original"] + ["Repeated"] * 4
+    assert len({a.json()["id"] for a in answers}) == 1
+    assert len(fake.records(token, "webhook-subscriptions")) == 1

@@ -157,6 +157,22 @@ class FakeApp:
     ) -> Reply:
         """Replay, validate and handle: what the request did, before any fault after commit."""
         key = headers.get("idempotency-key") if route.idempotent else None
+        if not key:
+            return await self._handled(scope, headers, body, language, company, route, ids, None)
+        async with self.replays.lock(company.id, key):  # a handler may await (webhook DNS): one request per key
+            return await self._handled(scope, headers, body, language, company, route, ids, key)
+
+    async def _handled(
+        self,
+        scope: Scope,
+        headers: dict[str, str],
+        body: bytes,
+        language: str,
+        company: Any,
+        route: Route,
+        ids: list[str],
+        key: str | None,
+    ) -> Reply:
         print_ = fingerprint(route.method, "/".join([route.path, *ids]), body)
         if key:
             previous = self.replays.lookup(company.id, key, print_)

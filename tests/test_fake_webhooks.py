@@ -279,3 +279,63 @@ async def test_concurrent_creates_with_one_idempotency_key_commit_one_subscripti
     assert sorted(a.headers["Idempotency-Status"] for a in answers) == ["Original"] + ["Repeated"] * 4
     assert len({a.json()["id"] for a in answers}) == 1
     assert len(fake.records(token, "webhook-subscriptions")) == 1
+
+
+class Stuck:
+    """An ASGI receiver that never answers its first ``stuck`` requests (it waits forever), then answers 204."""
+
+    def __init__(self, stuck: int) -> None:
+        self.stuck = stuck
+        self.entered = asyncio.Event()
+        self.answered = 0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.stuck > 0:
+            self.stuck -= 1
+            self.entered.set()
+            await asyncio.Event().wait()
+        self.answered += 1
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+
+async def two_due_deliveries(fake: FakeFintoro, receiver: Stuck) -> str:
+    token = fake.add_company("Acme s.r.o.")
+    fake.receive_webhooks(RECEIVER, receiver)
+    async with client(fake, token) as fintoro:
+        await subscribe(fake, fintoro, ["clients.created"])
+        await fintoro.clients.create(body=ClientCreateInput.from_dict({"name": "Beta"}))
+        await fintoro.clients.create(body=ClientCreateInput.from_dict({"name": "Gamma"}))
+    return token
+
+
+async def test_an_in_process_receiver_that_hangs_is_a_timeout_and_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fintoro_api.testing import _webhooks
+
+    monkeypatch.setattr(_webhooks, "TIMEOUT_S", 0.05)  # Fintoro's 10 s, shortened so the test does not wait
+    clock = FakeClock()
+    fake = FakeFintoro(clock=clock)
+    await two_due_deliveries(fake, Stuck(1))
+    async with asyncio.timeout(30):  # a bound on a hang, not a measurement
+        attempted = await fake.deliver_webhooks()
+    assert len(attempted) == 2
+    first, second = fake.deliveries
+    assert (first.attempts[0].status, first.attempts[0].error) == (None, "timeout")
+    assert first.next_at == clock.now() + BACKOFF_S[0] and second.delivered
+    clock.advance(BACKOFF_S[0])
+    await fake.deliver_webhooks()
+    assert first.delivered and len(first.attempts) == 2
+
+
+async def test_cancelled_delivery_run_leaves_what_it_did_not_finish_due() -> None:
+    fake = FakeFintoro(clock=FakeClock())
+    receiver = Stuck(1)
+    await two_due_deliveries(fake, receiver)
+    run = asyncio.create_task(fake.deliver_webhooks())
+    await receiver.entered.wait()
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    assert all(d.next_at is not None and not d.attempts for d in fake.deliveries)  # nothing lost, nothing counted
+    assert len(await fake.deliver_webhooks()) == 2
+    assert all(d.delivered for d in fake.deliveries) and receiver.answered == 2

@@ -138,8 +138,14 @@ class Dispatcher:
         due = [d for d in self.deliveries if d.next_at is not None and d.next_at <= now]
         for delivery in due:
             delivery.next_at = None  # in flight: a concurrent deliver_due() must not send it again
-        for delivery in due:
-            await self._attempt(delivery, now)
+        pending = list(due)
+        try:
+            while pending:
+                await self._attempt(pending[0], now)
+                pending.pop(0)
+        finally:  # cancelled or failed midway: what was not attempted stays due, uncounted
+            for delivery in pending:
+                delivery.next_at = now
         return due
 
     async def _attempt(self, delivery: Delivery, now: float) -> None:
@@ -174,6 +180,10 @@ class Dispatcher:
         parts = urlsplit(url)
         app = self._receivers.get(f"{parts.scheme}://{parts.netloc}".lower())
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False) if app is not None else None
-        async with httpx.AsyncClient(transport=transport, timeout=TIMEOUT_S) as http:
-            response = await http.post(url, content=body, headers=headers)
-            return response.status_code
+        # In process there is no socket for httpx's timeout to watch: bound the whole exchange instead.
+        try:
+            async with asyncio.timeout(TIMEOUT_S), httpx.AsyncClient(transport=transport, timeout=TIMEOUT_S) as http:
+                response = await http.post(url, content=body, headers=headers)
+                return response.status_code
+        except TimeoutError:
+            raise httpx.ReadTimeout(f"the receiver did not answer within {TIMEOUT_S:g} s") from None

@@ -310,3 +310,25 @@ async def test_status_and_name_filters_and_document_mails() -> None:
         missing = await http.post("/document-mails", json={**mail, "documentId": quotation["id"] + 1000})
     assert missing.status_code == 422 and list(missing.json()["errors"]) == ["documentId"]
     assert [(m["documentId"], m["to"]) for m in fake.mails] == [(quotation["id"], ["a@b.test"])]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"name": "Beta \\ud800 s.r.o."}',  # a lone surrogate: valid JSON text, not valid Unicode (PHP refuses it)
+        b"[" * 100_000 + b"]" * 100_000,  # nested deeper than any JSON parser follows
+        b'{"name": ',  # cut short
+    ],
+    ids=["lone-surrogate", "deep-nesting", "truncated"],
+)
+async def test_an_unreadable_json_body_is_no_input_and_the_company_stays_usable(body: bytes) -> None:
+    fake = FakeFintoro()
+    token = fake.add_company("Acme s.r.o.")
+    async with raw(fake, token, "en") as http:
+        for key in (None, "create-once"):  # also through the Idempotency-Key fingerprint
+            headers = {"Content-Type": "application/json", **({"Idempotency-Key": key} if key else {})}
+            answer = await http.post("/clients", content=body, headers=headers)
+            assert answer.status_code == 422 and answer.json()["errors"] == {"name": ["The name field is required."]}
+        assert fake.records(token, "clients") == []
+        listed = await http.get("/clients")
+    assert listed.status_code == 200 and listed.json()["data"] == []

@@ -228,7 +228,8 @@ class FakeApp:
             return None
         try:
             parsed = json.loads(body) if body else {}
-        except ValueError:
+            json.dumps(parsed, ensure_ascii=False).encode()  # a lone surrogate: PHP's json_decode refuses it too
+        except (ValueError, RecursionError):
             parsed = {}  # Laravel reads an unreadable JSON body as no input at all
         if not isinstance(parsed, dict):
             parsed = {}

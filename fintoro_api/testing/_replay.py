@@ -13,7 +13,7 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
     """The payload identity: JSON compared by value (key order and spacing do not matter), anything else by bytes."""
     try:
         canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode() if body else b""
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested beyond the parser
         canonical = body
     return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + canonical).hexdigest()
 

@@ -332,3 +332,27 @@ async def test_an_unreadable_json_body_is_no_input_and_the_company_stays_usable(
         assert fake.records(token, "clients") == []
         listed = await http.get("/clients")
     assert listed.status_code == 200 and listed.json()["data"] == []
+
+
+@pytest.mark.parametrize(
+    ("content_type", "status"),
+    [
+        ("application/json", 201),
+        ("application/json; charset=utf-8", 201),
+        ("application/vnd.api+json", 201),
+        ("text/plain", 422),  # Laravel reads a body as JSON only when its Content-Type says JSON
+        ("application/x-www-form-urlencoded", 422),
+        (None, 422),
+    ],
+)
+async def test_a_body_is_json_only_under_a_json_content_type(content_type: str | None, status: int) -> None:
+    fake = FakeFintoro()
+    token = fake.add_company("Acme s.r.o.")
+    async with raw(fake, token, "en") as http:
+        request = http.build_request("POST", "/clients", content=b'{"name": "Beta s.r.o."}')
+        assert "Content-Type" not in request.headers  # httpx sets none for raw content
+        if content_type is not None:
+            request.headers["Content-Type"] = content_type
+        answer = await http.send(request)
+    assert answer.status_code == status
+    assert len(fake.records(token, "clients")) == (1 if status == 201 else 0)

@@ -224,19 +224,28 @@ class FakeApp:
                 return _documents.multipart_parts(content_type, body)
             except _documents.MultipartError:
                 raise Invalid([Problem(("files",), "required")]) from None
-        if route.body_schema is None:
+        schema = route.body_schema
+        if schema is None:
             return None
+        if not _says_json(content_type):
+            return self._validated(schema, {})  # Laravel reads a body as JSON only under a JSON Content-Type
         try:
             parsed = json.loads(body) if body else {}
             json.dumps(parsed, ensure_ascii=False).encode()  # a lone surrogate: PHP's json_decode refuses it too
         except (ValueError, RecursionError):
             parsed = {}  # Laravel reads an unreadable JSON body as no input at all
-        if not isinstance(parsed, dict):
-            parsed = {}
-        problems = self.spec.schemas.validate(route.body_schema, parsed)
+        return self._validated(schema, parsed if isinstance(parsed, dict) else {})
+
+    def _validated(self, schema: dict[str, Any], parsed: dict[str, Any]) -> dict[str, Any]:
+        problems = self.spec.schemas.validate(schema, parsed)
         if problems:
             raise Invalid(problems)
         return parsed
+
+
+def _says_json(content_type: str) -> bool:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type.endswith(("/json", "+json"))
 
 
 def _coerce(schema: dict[str, Any], value: str) -> Any:

@@ -182,3 +182,11 @@ def test_faults_name_a_real_operation_and_sane_values() -> None:
     for bad in (lambda: server_error(404), lambda: latency(-1), lambda: rate_limit_storm(0)):
         with pytest.raises(ValueError):
             bad()
+
+
+@pytest.mark.parametrize("times", [0, -1, 1.5, "2", True])
+def test_a_fault_hits_none_or_at_least_one_request(times: Any) -> None:
+    # times=0 used to hit one request anyway, and a non-integer broke the next request with a 500.
+    for make in (drop_connection, lambda times: server_error(503, times=times), lambda times: latency(0, times=times)):
+        with pytest.raises(ValueError, match="times"):
+            make(times)

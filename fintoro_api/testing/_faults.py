@@ -23,6 +23,10 @@ class Fault:
     seconds: float = 0.0
     retry_after: int = 1
 
+    def __attrs_post_init__(self) -> None:
+        if self.times is not None and (type(self.times) is not int or self.times < 1):
+            raise ValueError(f"a fault's times must be None (every request) or an integer >= 1, not {self.times!r}")
+
     @property
     def after_commit(self) -> bool:
         return self.kind in ("drop", "error")

@@ -10,6 +10,7 @@ X-RateLimit-* headers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import logging
@@ -157,48 +158,35 @@ class FakeApp:
     ) -> Reply:
         """Replay, validate and handle: what the request did, before any fault after commit."""
         key = headers.get("idempotency-key") if route.idempotent else None
-        if not key:
-            return await self._handled(scope, headers, body, language, company, route, ids, None)
-        async with self.replays.lock(company.id, key):  # a handler may await (webhook DNS): one request per key
-            return await self._handled(scope, headers, body, language, company, route, ids, key)
-
-    async def _handled(
-        self,
-        scope: Scope,
-        headers: dict[str, str],
-        body: bytes,
-        language: str,
-        company: Any,
-        route: Route,
-        ids: list[str],
-        key: str | None,
-    ) -> Reply:
-        print_ = fingerprint(route.method, "/".join([route.path, *ids]), body)
-        if key:
-            previous = self.replays.lookup(company.id, key, print_)
-            if previous is False:
-                return Reply(422, {"message": text(language, "invalid"), "error": IDEMPOTENCY_CONFLICT})
-            if isinstance(previous, Reply):
-                return previous.with_headers(("Idempotency-Key", key), ("Idempotency-Status", "Repeated"))
-        try:
-            call = Call(
-                company=company,
-                route=route,
-                ids=ids,
-                query=self._query(route, scope.get("query_string", b"")),
-                body=self._body(route, headers.get("content-type", ""), body),
-                language=language,
-                base_url=_base_url(scope, headers),
-            )
-            reply = await self.handlers.handle(call)
-        except Invalid as exc:
-            return Reply(422, validation_body(language, exc.problems))
-        except Missing:
-            return _error(404, language, "not_found")
-        if key:
-            self.replays.remember(company.id, key, print_, reply)
-            reply = reply.with_headers(("Idempotency-Key", key), ("Idempotency-Status", "Original"))
-        return reply
+        # One request per key at a time: a handler may await (webhook DNS), and a second request with the
+        # key must then replay the first one's answer, not create its own.
+        async with self.replays.lock(company.id, key) if key else contextlib.nullcontext():
+            print_ = fingerprint(route.method, "/".join([route.path, *ids]), body)
+            if key:
+                previous = self.replays.lookup(company.id, key, print_)
+                if previous is False:
+                    return Reply(422, {"message": text(language, "invalid"), "error": IDEMPOTENCY_CONFLICT})
+                if isinstance(previous, Reply):
+                    return previous.with_headers(("Idempotency-Key", key), ("Idempotency-Status", "Repeated"))
+            try:
+                call = Call(
+                    company=company,
+                    route=route,
+                    ids=ids,
+                    query=self._query(route, scope.get("query_string", b"")),
+                    body=self._body(route, headers.get("content-type", ""), body),
+                    language=language,
+                    base_url=_base_url(scope, headers),
+                )
+                reply = await self.handlers.handle(call)
+            except Invalid as exc:
+                return Reply(422, validation_body(language, exc.problems))
+            except Missing:
+                return _error(404, language, "not_found")
+            if key:
+                self.replays.remember(company.id, key, print_, reply)
+                reply = reply.with_headers(("Idempotency-Key", key), ("Idempotency-Status", "Original"))
+            return reply
 
     def _query(self, route: Route, raw: bytes) -> dict[str, Any]:
         values: dict[str, Any] = {}

@@ -157,6 +157,9 @@ class Download:
 
     @property
     def content_length(self) -> int | None:
+        """The body's size as ``iter_bytes()`` yields it; None when unknown (or compressed on the wire)."""
+        if self.response.headers.get("content-encoding", "identity").strip().lower() != "identity":
+            return None  # Content-Length counts the encoded bytes; iter_bytes() yields decoded ones
         value = self.response.headers.get("content-length", "")
         return int(value) if value.isascii() and value.isdigit() else None
 

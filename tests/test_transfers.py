@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import gzip
 import hashlib
 import io
 import os
@@ -504,3 +505,18 @@ async def test_a_pathlib_path_has_no_trailing_separator_so_a_missing_one_is_a_fi
         await client.invoices.save_pdf(301, Path(f"{tmp_path}/as-path/"))  # what the README warns about
         await client.invoices.save_pdf(301, f"{tmp_path}/as-text/")
     assert (tmp_path / "as-path").is_file() and (tmp_path / "as-text" / "invoice-301.pdf").is_file()
+
+
+async def test_a_compressed_body_reports_no_total_rather_than_its_encoded_length(tmp_path: Path) -> None:
+    # Content-Length counts the gzip bytes on the wire; iter_bytes() and the file get the decoded ones.
+    body = b"%PDF-1.7\n" + b"A" * 1_000_000 + b"\n%%EOF"
+    reply = Reply(200, {"Content-Type": "application/pdf", "Content-Encoding": "gzip"}, gzip.compress(body))
+    progress: list[tuple[int, int | None]] = []
+    async with serving(reply) as url, client_for(url) as client:
+        async with client.stream("/invoices/1/pdf") as download:
+            assert download.content_length is None
+        written = await client.invoices.save_pdf(
+            1, tmp_path, progress=lambda done, total: progress.append((done, total))
+        )
+    assert written == len(body) == progress[-1][0] and {total for _, total in progress} == {None}
+    assert (tmp_path / "invoice-1.pdf").read_bytes() == body

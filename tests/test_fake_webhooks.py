@@ -126,9 +126,9 @@ async def test_each_write_emits_its_catalogued_event_signed_as_fintoro_signs() -
         "clients.deleted",
     ]
     for headers, body in receiver.received:
-        event = verify(body, headers, secret, now=clock.now())
+        event = verify(body, headers, secret)  # stamped with the real send time, whatever the fake clock says
         assert event.resource.type == "client" and event.resource.id == created.id
-        assert headers["webhook-id"] == event.id and headers["webhook-timestamp"] == str(int(clock.now()))
+        assert headers["webhook-id"] == event.id and event.occurred_at.timestamp() == clock.now()
         assert headers["webhook-signature"] == signature_of(body, secret)  # hex HMAC-SHA256 of the raw body
     assert all(d.delivered for d in fake.deliveries)
 
@@ -339,3 +339,35 @@ async def test_cancelled_delivery_run_leaves_what_it_did_not_finish_due() -> Non
     assert all(d.next_at is not None and not d.attempts for d in fake.deliveries)  # nothing lost, nothing counted
     assert len(await fake.deliver_webhooks()) == 2
     assert all(d.delivered for d in fake.deliveries) and receiver.answered == 2
+
+
+async def test_on_a_fake_clock_the_librarys_own_receiver_accepts_deliveries_and_retries() -> None:
+    # webhook_app checks webhook-timestamp against real time (300 s), as a receiver must; a fake clock
+    # (2026-01-01, then moved by hours for retries) must not make every delivery a 401.
+    clock = FakeClock()
+    fake = FakeFintoro(clock=clock)
+    token = fake.add_company("Acme s.r.o.")
+    handled: list[Any] = []
+
+    async def handle(event: Any) -> None:
+        handled.append(event)
+
+    secret: list[str] = []
+    answers = [500, 500, 500]  # the receiver's own trouble first, then its real answer
+
+    async def receiver(scope: Any, receive: Any, send: Any) -> None:
+        if answers:
+            await Recorder(answers.pop())(scope, receive, send)
+            return
+        await webhook_app(secret[0], handle)(scope, receive, send)
+
+    fake.receive_webhooks(RECEIVER, receiver)
+    async with client(fake, token) as fintoro:
+        secret.append((await subscribe(fake, fintoro, ["clients.created"]))[1])
+        await fintoro.clients.create(body=ClientCreateInput.from_dict({"name": "Beta"}))
+    await fake.deliver_webhooks()
+    for backoff in BACKOFF_S[:3]:
+        clock.advance(backoff)
+        await fake.deliver_webhooks()
+    [delivery] = fake.deliveries
+    assert [a.status for a in delivery.attempts] == [500, 500, 500, 204] and len(handled) == 1

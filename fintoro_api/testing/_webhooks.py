@@ -3,7 +3,7 @@
 Each create/update/delete queues one delivery per active subscription of the
 company subscribed to the event type. ``deliver_due()`` sends what is due on
 the fake's clock: POST of the JSON body with ``webhook-id``,
-``webhook-timestamp`` and ``webhook-signature`` (fintoro_api.webhooks.sign,
+``webhook-timestamp`` (the real send time) and ``webhook-signature`` (fintoro_api.webhooks.sign,
 the subscription's current secret), the receiver URL checked again before
 every send. Non-2xx, a network error or a timeout (10 s) schedules the next of
 5 attempts, 10 s, 100 s, 1000 s and 10000 s after the previous one.
@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
@@ -158,7 +159,10 @@ class Dispatcher:
         error: str | None = None
         try:
             await self.check_url(delivery.url)
-            headers = {"content-type": "application/json", **sign(delivery.body, secret, timestamp=int(now))}
+            # Stamped with the real send time: receivers check it against their own (real) clock, so the
+            # fake clock, which only schedules the attempts, must not make every delivery stale.
+            sent_at = int(time.time())
+            headers = {"content-type": "application/json", **sign(delivery.body, secret, timestamp=sent_at)}
             status = await self._post(delivery.url, delivery.body, headers)
         except ReceiverURLError as exc:
             error = f"receiver URL refused: {exc}"

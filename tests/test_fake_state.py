@@ -356,3 +356,22 @@ async def test_a_body_is_json_only_under_a_json_content_type(content_type: str |
         answer = await http.send(request)
     assert answer.status_code == status
     assert len(fake.records(token, "clients")) == (1 if status == 201 else 0)
+
+
+async def test_uploaded_file_names_are_reduced_to_their_base_name_as_php_does() -> None:
+    # A client-sent name is untrusted: Fintoro (Symfony's UploadedFile) keeps only its last component, so the
+    # fake must neither echo a path back nor serve a ZIP whose entries climb out of the extraction directory.
+    fake = FakeFintoro()
+    token = fake.add_company("Acme s.r.o.")
+    names = ["../../etc/passwd", "C:\\Users\\x\\offer.pdf", "/abs/notes.txt"]
+    async with client(fake, token) as fintoro:
+        tokens = await fintoro.upload_attachments([(name, b"content", None) for name in names])
+        uploads = fake.company(token).uploads
+        assert sorted(upload.file_name for upload in uploads.values()) == ["notes.txt", "offer.pdf", "passwd"]
+        body = {"type": "note", "metadata": {"content": "call"}, "attachmentUploadTokens": list(tokens)}
+        log = await fintoro.contact_activity_logs.create(body=ContactActivityLogCreateInput.from_dict(body))
+        assert sorted(a.name for a in log.attachments) == ["notes.txt", "offer.pdf", "passwd"]
+        async with fintoro.stream(f"/contact-activity-logs/{log.id}/attachments") as download:
+            data = b"".join([chunk async for chunk in download.iter_bytes()])
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert all("/" not in n and "\\" not in n and ".." not in n for n in archive.namelist())

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,6 +16,7 @@ import pytest
 from fintoro_api import (
     APIConnectionError,
     APITimeoutError,
+    DownloadInterruptedError,
     FintoroClient,
     NoRateLimit,
     RateLimitError,
@@ -190,3 +193,28 @@ def test_a_fault_hits_none_or_at_least_one_request(times: Any) -> None:
     for make in (drop_connection, lambda times: server_error(503, times=times), lambda times: latency(0, times=times)):
         with pytest.raises(ValueError, match="times"):
             make(times)
+
+
+@pytest.mark.parametrize("over", ["process", "tcp"])
+async def test_a_drop_on_a_download_is_an_interrupted_download_in_process_as_over_tcp(
+    over: str, tmp_path: Path
+) -> None:
+    # In process the fake used to fail before the status line, so the client retried the GET and the
+    # drop never reached the user's download code; over TCP the body is cut and the download stops.
+    fake = FakeFintoro()
+    token = fake.add_company("Acme s.r.o.")
+    async with client(fake, token, QUICK) as fintoro:
+        order = await create_order.asyncio(client=fintoro, body=await _order_for_new_client(fintoro))
+    fake.inject("downloadOrderPdf", drop_connection())
+    async with contextlib.AsyncExitStack() as stack:
+        if over == "process":
+            fintoro = client(fake, token, QUICK)
+        else:
+            url = await stack.enter_async_context(serve(fake))
+            fintoro = FintoroClient(token, base_url=url, retry=QUICK, rate_limiter=NoRateLimit())
+        await stack.enter_async_context(fintoro)
+        with pytest.raises(DownloadInterruptedError):
+            await fintoro.orders.save_pdf(order.id, f"{tmp_path}/out/")
+        assert list((tmp_path / "out").iterdir()) == []
+        assert (await fintoro.orders.save_pdf(order.id, f"{tmp_path}/out/")) > 0  # the fault was used up
+    assert [status for _, path, status in fake.requests if path.endswith("/pdf")] == [200, 200]

@@ -218,3 +218,18 @@ async def test_a_drop_on_a_download_is_an_interrupted_download_in_process_as_ove
         assert list((tmp_path / "out").iterdir()) == []
         assert (await fintoro.orders.save_pdf(order.id, f"{tmp_path}/out/")) > 0  # the fault was used up
     assert [status for _, path, status in fake.requests if path.endswith("/pdf")] == [200, 200]
+
+
+@pytest.mark.parametrize("token", [123, "two words", "tok\r\nX-Injected: 1", "žeton", ""])
+async def test_a_company_token_that_no_client_could_send_is_refused(token: Any) -> None:
+    # It used to be stored as given (123, "two words") and every request with it was a 401.
+    fake = FakeFintoro()
+    async with serve(fake) as url, httpx.AsyncClient(base_url=url.removesuffix("/api/public/v1")) as control:
+        answer = await control.post("/_fake/companies", json={"name": "Acme s.r.o.", "token": token})
+        if token == "":  # no token given: the fake makes one
+            assert answer.status_code == 201 and answer.json()["token"].startswith("fake_")
+        else:
+            assert answer.status_code == 400 and "token" in answer.json()["message"]
+    if token != "":
+        with pytest.raises(ValueError, match="token"):
+            fake.add_company("Beta s.r.o.", token=token)

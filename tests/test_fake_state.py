@@ -375,3 +375,13 @@ async def test_uploaded_file_names_are_reduced_to_their_base_name_as_php_does() 
             data = b"".join([chunk async for chunk in download.iter_bytes()])
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         assert all("/" not in n and "\\" not in n and ".." not in n for n in archive.namelist())
+
+
+@pytest.mark.parametrize("collection", ["order", "Orders", "bank_accounts", "webhooks"])
+def test_records_of_a_collection_the_api_does_not_have_is_an_error_not_an_empty_list(collection: str) -> None:
+    # An empty list for a typo would make "nothing was duplicated" assertions pass without checking anything.
+    fake = FakeFintoro()
+    token = fake.add_company("Acme s.r.o.")
+    with pytest.raises(ValueError, match="orders"):
+        fake.records(token, collection)
+    assert fake.records(token, "orders") == [] and fake.records(token, "bank-accounts") == []

@@ -385,3 +385,14 @@ def test_records_of_a_collection_the_api_does_not_have_is_an_error_not_an_empty_
     with pytest.raises(ValueError, match="orders"):
         fake.records(token, collection)
     assert fake.records(token, "orders") == [] and fake.records(token, "bank-accounts") == []
+
+
+@pytest.mark.parametrize("seconds", [-1.0, float("nan"), float("inf")])
+def test_a_fake_clock_only_moves_forward_by_finite_steps(seconds: float) -> None:
+    clock = FakeClock()
+    with pytest.raises(ValueError, match="finite"):
+        clock.advance(seconds)
+    assert clock.now() == FakeClock().now()
+    if seconds != -1.0:
+        with pytest.raises(ValueError, match="finite"):
+            FakeClock(start=seconds)

@@ -182,7 +182,12 @@ def test_faults_name_a_real_operation_and_sane_values() -> None:
     fake = FakeFintoro()
     with pytest.raises(ValueError, match="createOrders"):
         fake.inject("createOrders", drop_connection())
-    for bad in (lambda: server_error(404), lambda: latency(-1), lambda: rate_limit_storm(0)):
+    for bad in (
+        lambda: server_error(404),
+        lambda: latency(-1),
+        lambda: latency(float("nan")),
+        lambda: rate_limit_storm(0),
+    ):
         with pytest.raises(ValueError):
             bad()
 

@@ -47,6 +47,25 @@ class Recorder:
         await send({"type": "http.response.body", "body": b""})
 
 
+class LibraryReceiver:
+    """fintoro_api.webhooks.webhook_app once the secret is known (after ``fails`` 500s first); records events."""
+
+    def __init__(self, fails: int = 0) -> None:
+        self.secret = ""
+        self.fails = fails
+        self.handled: list[Any] = []
+
+    async def handle(self, event: Any) -> None:
+        self.handled.append(event)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.fails:
+            self.fails -= 1
+            await Recorder(500)(scope, receive, send)
+            return
+        await webhook_app(self.secret, self.handle)(scope, receive, send)
+
+
 def client(fake: FakeFintoro, token: str) -> FintoroClient:
     return FintoroClient(
         token, transport=fake.transport(), retry=RetryPolicy(max_retries=0), rate_limiter=NoRateLimit()
@@ -221,16 +240,7 @@ async def test_over_http_deliveries_reach_a_local_receiver_when_receiver_rules_a
 
     fake = FakeFintoro(receiver_rules=False)
     token = fake.add_company("Acme s.r.o.")
-    handled: list[Any] = []
-
-    async def handle(event: Any) -> None:
-        handled.append(event)
-
-    secret: list[str] = []
-
-    async def receiver(scope: Any, receive: Any, send: Any) -> None:
-        await webhook_app(secret[0], handle)(scope, receive, send)
-
+    receiver = LibraryReceiver()
     async with (
         serve_receiver(receiver) as receiver_url,
         serve(fake) as url,
@@ -240,12 +250,12 @@ async def test_over_http_deliveries_reach_a_local_receiver_when_receiver_rules_a
             {"url": f"{receiver_url}/hooks", "isActive": True, "subscribedEvents": ["clients.created"]}
         )
         created = await fintoro.webhook_subscriptions.create(body=body)
-        secret.append(created.plain_text_secret)
+        receiver.secret = created.plain_text_secret
         await fintoro.clients.create(body=ClientCreateInput.from_dict({"name": "Beta"}))
         async with asyncio.timeout(10):  # the server sends due deliveries every second by itself
-            while not handled:
+            while not receiver.handled:
                 await asyncio.sleep(0.05)
-    assert [e.type for e in handled] == ["clients.created"]
+    assert [e.type for e in receiver.handled] == ["clients.created"]
     assert fake.deliveries[0].attempts[0].status == 204
 
 
@@ -347,27 +357,14 @@ async def test_on_a_fake_clock_the_librarys_own_receiver_accepts_deliveries_and_
     clock = FakeClock()
     fake = FakeFintoro(clock=clock)
     token = fake.add_company("Acme s.r.o.")
-    handled: list[Any] = []
-
-    async def handle(event: Any) -> None:
-        handled.append(event)
-
-    secret: list[str] = []
-    answers = [500, 500, 500]  # the receiver's own trouble first, then its real answer
-
-    async def receiver(scope: Any, receive: Any, send: Any) -> None:
-        if answers:
-            await Recorder(answers.pop())(scope, receive, send)
-            return
-        await webhook_app(secret[0], handle)(scope, receive, send)
-
+    receiver = LibraryReceiver(fails=3)  # the receiver's own trouble first, then its real answer
     fake.receive_webhooks(RECEIVER, receiver)
     async with client(fake, token) as fintoro:
-        secret.append((await subscribe(fake, fintoro, ["clients.created"]))[1])
+        receiver.secret = (await subscribe(fake, fintoro, ["clients.created"]))[1]
         await fintoro.clients.create(body=ClientCreateInput.from_dict({"name": "Beta"}))
     await fake.deliver_webhooks()
     for backoff in BACKOFF_S[:3]:
         clock.advance(backoff)
         await fake.deliver_webhooks()
     [delivery] = fake.deliveries
-    assert [a.status for a in delivery.attempts] == [500, 500, 500, 204] and len(handled) == 1
+    assert [a.status for a in delivery.attempts] == [500, 500, 500, 204] and len(receiver.handled) == 1

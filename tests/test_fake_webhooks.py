@@ -368,3 +368,30 @@ async def test_on_a_fake_clock_the_librarys_own_receiver_accepts_deliveries_and_
         await fake.deliver_webhooks()
     [delivery] = fake.deliveries
     assert [a.status for a in delivery.attempts] == [500, 500, 500, 204] and len(receiver.handled) == 1
+
+
+async def test_a_subscription_deleted_while_its_update_awaits_dns_stays_deleted() -> None:
+    asked, answer = asyncio.Event(), asyncio.Event()
+
+    async def slow_dns(host: str) -> list[str]:
+        if host.startswith("slow."):
+            asked.set()
+            await answer.wait()
+        return ["93.184.215.14"]
+
+    fake = FakeFintoro(resolver=slow_dns)
+    token = fake.add_company("Acme s.r.o.")
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(
+        transport=fake.transport(), base_url="https://f.test/api/public/v1", headers=headers
+    ) as http:
+        body = {"url": RECEIVER, "isActive": True, "subscribedEvents": ["clients.created"]}
+        subscription_id = (await http.post("/webhook-subscriptions", json=body)).json()["id"]
+        moved = {**body, "url": "https://slow.example.test/hook"}
+        update = asyncio.create_task(http.put(f"/webhook-subscriptions/{subscription_id}", json=moved))
+        await asyncio.wait_for(asked.wait(), timeout=10)  # the update is inside the fake, waiting for DNS
+        assert (await http.delete(f"/webhook-subscriptions/{subscription_id}")).status_code == 204
+        answer.set()
+        updated = await update
+    assert updated.status_code == 404  # not resurrected by the update that lost the race
+    assert fake.records(token, "webhook-subscriptions") == []

@@ -43,6 +43,7 @@ _NOT_A_FILE = ("application/json", "text/html", "text/plain", "application/probl
 MAX_NAME_BYTES = 255  # NAME_MAX of common file systems (ext4, APFS, NTFS counts UTF-16 units: fewer)
 _MAX_EXTENSION = 16  # a longer "extension" is part of the name, not a type
 _WINDOWS_RESERVED = re.compile(r'[<>:"|?*]')
+_DIRECTORY_TEMP_NAME = "download"  # .download.<random>.part until the response names the file
 
 
 @functools.cache
@@ -156,6 +157,9 @@ class Download:
 
     @property
     def content_length(self) -> int | None:
+        """The body's size as ``iter_bytes()`` yields it; None when unknown (or compressed on the wire)."""
+        if self.response.headers.get("content-encoding", "identity").strip().lower() != "identity":
+            return None  # Content-Length counts the encoded bytes; iter_bytes() yields decoded ones
         value = self.response.headers.get("content-length", "")
         return int(value) if value.isascii() and value.isdigit() else None
 
@@ -249,28 +253,32 @@ async def save(
     """
     # Local file-system calls below are short metadata operations; the body is
     # written chunk by chunk as it arrives (page-cache writes), fsynced once.
+    if not os.fspath(destination):
+        raise ValueError("save() got an empty destination: pass a file path, or a directory ending in a separator")
     as_directory = names_a_directory(destination)
     directory = Path(destination) if as_directory else Path(destination).parent
-    _make_directory(directory)  # before the request: a bad destination costs no download
-    async with stream(sender, path_or_url) as download:
-        target = directory / download.suggested_filename if as_directory else Path(destination)
-        if target.is_dir():
-            raise IsADirectoryError(f"cannot save to {str(target)!r}: a directory of that name exists")
-        fd, temp = _create_temp_file(directory, target.name)
-        try:
-            with os.fdopen(fd, "wb") as handle:
+    # Before the request, so a bad destination (a file in the way, no write permission, a full disk) costs no
+    # download; in a directory the name comes with the response, so the temporary file is named for now.
+    _make_directory(directory)
+    fd, temp = _create_temp_file(directory, _DIRECTORY_TEMP_NAME if as_directory else Path(destination).name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            async with stream(sender, path_or_url) as download:
+                target = directory / download.suggested_filename if as_directory else Path(destination)
+                if target.is_dir():
+                    raise IsADirectoryError(f"cannot save to {str(target)!r}: a directory of that name exists")
                 written, total = 0, download.content_length
                 async for chunk in download.iter_bytes():
                     handle.write(chunk)
                     written += len(chunk)
                     if progress is not None:
                         progress(written, total)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temp, target)
-        except BaseException:  # incl. CancelledError: never leave a partial or temporary file
-            temp.unlink(missing_ok=True)
-            raise
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, target)
+    except BaseException:  # incl. CancelledError: never leave a partial or temporary file
+        temp.unlink(missing_ok=True)
+        raise
     _fsync_directory(directory)
     return written
 

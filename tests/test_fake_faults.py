@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,6 +16,7 @@ import pytest
 from fintoro_api import (
     APIConnectionError,
     APITimeoutError,
+    DownloadInterruptedError,
     FintoroClient,
     NoRateLimit,
     RateLimitError,
@@ -179,6 +182,59 @@ def test_faults_name_a_real_operation_and_sane_values() -> None:
     fake = FakeFintoro()
     with pytest.raises(ValueError, match="createOrders"):
         fake.inject("createOrders", drop_connection())
-    for bad in (lambda: server_error(404), lambda: latency(-1), lambda: rate_limit_storm(0)):
+    for bad in (
+        lambda: server_error(404),
+        lambda: latency(-1),
+        lambda: latency(float("nan")),
+        lambda: rate_limit_storm(0),
+    ):
         with pytest.raises(ValueError):
             bad()
+
+
+@pytest.mark.parametrize("times", [0, -1, 1.5, "2", True])
+def test_a_fault_hits_none_or_at_least_one_request(times: Any) -> None:
+    # times=0 used to hit one request anyway, and a non-integer broke the next request with a 500.
+    for make in (drop_connection, lambda times: server_error(503, times=times), lambda times: latency(0, times=times)):
+        with pytest.raises(ValueError, match="times"):
+            make(times)
+
+
+@pytest.mark.parametrize("over", ["process", "tcp"])
+async def test_a_drop_on_a_download_is_an_interrupted_download_in_process_as_over_tcp(
+    over: str, tmp_path: Path
+) -> None:
+    # In process the fake used to fail before the status line, so the client retried the GET and the
+    # drop never reached the user's download code; over TCP the body is cut and the download stops.
+    fake = FakeFintoro()
+    token = fake.add_company("Acme s.r.o.")
+    async with client(fake, token, QUICK) as fintoro:
+        order = await create_order.asyncio(client=fintoro, body=await _order_for_new_client(fintoro))
+    fake.inject("downloadOrderPdf", drop_connection())
+    async with contextlib.AsyncExitStack() as stack:
+        if over == "process":
+            fintoro = client(fake, token, QUICK)
+        else:
+            url = await stack.enter_async_context(serve(fake))
+            fintoro = FintoroClient(token, base_url=url, retry=QUICK, rate_limiter=NoRateLimit())
+        await stack.enter_async_context(fintoro)
+        with pytest.raises(DownloadInterruptedError):
+            await fintoro.orders.save_pdf(order.id, f"{tmp_path}/out/")
+        assert list((tmp_path / "out").iterdir()) == []
+        assert (await fintoro.orders.save_pdf(order.id, f"{tmp_path}/out/")) > 0  # the fault was used up
+    assert [status for _, path, status in fake.requests if path.endswith("/pdf")] == [200, 200]
+
+
+@pytest.mark.parametrize("token", [123, "two words", "tok\r\nX-Injected: 1", "žeton", ""])
+async def test_a_company_token_that_no_client_could_send_is_refused(token: Any) -> None:
+    # It used to be stored as given (123, "two words") and every request with it was a 401.
+    fake = FakeFintoro()
+    async with serve(fake) as url, httpx.AsyncClient(base_url=url.removesuffix("/api/public/v1")) as control:
+        answer = await control.post("/_fake/companies", json={"name": "Acme s.r.o.", "token": token})
+        if token == "":  # no token given: the fake makes one
+            assert answer.status_code == 201 and answer.json()["token"].startswith("fake_")
+        else:
+            assert answer.status_code == 400 and "token" in answer.json()["message"]
+    if token != "":
+        with pytest.raises(ValueError, match="token"):
+            fake.add_company("Beta s.r.o.", token=token)

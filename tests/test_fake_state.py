@@ -310,3 +310,89 @@ async def test_status_and_name_filters_and_document_mails() -> None:
         missing = await http.post("/document-mails", json={**mail, "documentId": quotation["id"] + 1000})
     assert missing.status_code == 422 and list(missing.json()["errors"]) == ["documentId"]
     assert [(m["documentId"], m["to"]) for m in fake.mails] == [(quotation["id"], ["a@b.test"])]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"name": "Beta \\ud800 s.r.o."}',  # a lone surrogate: valid JSON text, not valid Unicode (PHP refuses it)
+        b"[" * 100_000 + b"]" * 100_000,  # nested deeper than any JSON parser follows
+        b'{"name": ',  # cut short
+    ],
+    ids=["lone-surrogate", "deep-nesting", "truncated"],
+)
+async def test_an_unreadable_json_body_is_no_input_and_the_company_stays_usable(body: bytes) -> None:
+    fake = FakeFintoro()
+    token = fake.add_company("Acme s.r.o.")
+    async with raw(fake, token, "en") as http:
+        for key in (None, "create-once"):  # also through the Idempotency-Key fingerprint
+            headers = {"Content-Type": "application/json", **({"Idempotency-Key": key} if key else {})}
+            answer = await http.post("/clients", content=body, headers=headers)
+            assert answer.status_code == 422 and answer.json()["errors"] == {"name": ["The name field is required."]}
+        assert fake.records(token, "clients") == []
+        listed = await http.get("/clients")
+    assert listed.status_code == 200 and listed.json()["data"] == []
+
+
+@pytest.mark.parametrize(
+    ("content_type", "status"),
+    [
+        ("application/json", 201),
+        ("application/json; charset=utf-8", 201),
+        ("application/vnd.api+json", 201),
+        ("text/plain", 422),  # Laravel reads a body as JSON only when its Content-Type says JSON
+        ("application/x-www-form-urlencoded", 422),
+        (None, 422),
+    ],
+)
+async def test_a_body_is_json_only_under_a_json_content_type(content_type: str | None, status: int) -> None:
+    fake = FakeFintoro()
+    token = fake.add_company("Acme s.r.o.")
+    async with raw(fake, token, "en") as http:
+        request = http.build_request("POST", "/clients", content=b'{"name": "Beta s.r.o."}')
+        assert "Content-Type" not in request.headers  # httpx sets none for raw content
+        if content_type is not None:
+            request.headers["Content-Type"] = content_type
+        answer = await http.send(request)
+    assert answer.status_code == status
+    assert len(fake.records(token, "clients")) == (1 if status == 201 else 0)
+
+
+async def test_uploaded_file_names_are_reduced_to_their_base_name_as_php_does() -> None:
+    # A client-sent name is untrusted: Fintoro (Symfony's UploadedFile) keeps only its last component, so the
+    # fake must neither echo a path back nor serve a ZIP whose entries climb out of the extraction directory.
+    fake = FakeFintoro()
+    token = fake.add_company("Acme s.r.o.")
+    names = ["../../etc/passwd", "C:\\Users\\x\\offer.pdf", "/abs/notes.txt"]
+    async with client(fake, token) as fintoro:
+        tokens = await fintoro.upload_attachments([(name, b"content", None) for name in names])
+        uploads = fake.company(token).uploads
+        assert sorted(upload.file_name for upload in uploads.values()) == ["notes.txt", "offer.pdf", "passwd"]
+        body = {"type": "note", "metadata": {"content": "call"}, "attachmentUploadTokens": list(tokens)}
+        log = await fintoro.contact_activity_logs.create(body=ContactActivityLogCreateInput.from_dict(body))
+        assert sorted(a.name for a in log.attachments) == ["notes.txt", "offer.pdf", "passwd"]
+        async with fintoro.stream(f"/contact-activity-logs/{log.id}/attachments") as download:
+            data = b"".join([chunk async for chunk in download.iter_bytes()])
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert all("/" not in n and "\\" not in n and ".." not in n for n in archive.namelist())
+
+
+@pytest.mark.parametrize("collection", ["order", "Orders", "bank_accounts", "webhooks"])
+def test_records_of_a_collection_the_api_does_not_have_is_an_error_not_an_empty_list(collection: str) -> None:
+    # An empty list for a typo would make "nothing was duplicated" assertions pass without checking anything.
+    fake = FakeFintoro()
+    token = fake.add_company("Acme s.r.o.")
+    with pytest.raises(ValueError, match="orders"):
+        fake.records(token, collection)
+    assert fake.records(token, "orders") == [] and fake.records(token, "bank-accounts") == []
+
+
+@pytest.mark.parametrize("seconds", [-1.0, float("nan"), float("inf")])
+def test_a_fake_clock_only_moves_forward_by_finite_steps(seconds: float) -> None:
+    clock = FakeClock()
+    with pytest.raises(ValueError, match="finite"):
+        clock.advance(seconds)
+    assert clock.now() == FakeClock().now()
+    if seconds != -1.0:
+        with pytest.raises(ValueError, match="finite"):
+            FakeClock(start=seconds)

@@ -47,6 +47,25 @@ class Recorder:
         await send({"type": "http.response.body", "body": b""})
 
 
+class LibraryReceiver:
+    """fintoro_api.webhooks.webhook_app once the secret is known (after ``fails`` 500s first); records events."""
+
+    def __init__(self, fails: int = 0) -> None:
+        self.secret = ""
+        self.fails = fails
+        self.handled: list[Any] = []
+
+    async def handle(self, event: Any) -> None:
+        self.handled.append(event)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.fails:
+            self.fails -= 1
+            await Recorder(500)(scope, receive, send)
+            return
+        await webhook_app(self.secret, self.handle)(scope, receive, send)
+
+
 def client(fake: FakeFintoro, token: str) -> FintoroClient:
     return FintoroClient(
         token, transport=fake.transport(), retry=RetryPolicy(max_retries=0), rate_limiter=NoRateLimit()
@@ -126,9 +145,9 @@ async def test_each_write_emits_its_catalogued_event_signed_as_fintoro_signs() -
         "clients.deleted",
     ]
     for headers, body in receiver.received:
-        event = verify(body, headers, secret, now=clock.now())
+        event = verify(body, headers, secret)  # stamped with the real send time, whatever the fake clock says
         assert event.resource.type == "client" and event.resource.id == created.id
-        assert headers["webhook-id"] == event.id and headers["webhook-timestamp"] == str(int(clock.now()))
+        assert headers["webhook-id"] == event.id and event.occurred_at.timestamp() == clock.now()
         assert headers["webhook-signature"] == signature_of(body, secret)  # hex HMAC-SHA256 of the raw body
     assert all(d.delivered for d in fake.deliveries)
 
@@ -221,16 +240,7 @@ async def test_over_http_deliveries_reach_a_local_receiver_when_receiver_rules_a
 
     fake = FakeFintoro(receiver_rules=False)
     token = fake.add_company("Acme s.r.o.")
-    handled: list[Any] = []
-
-    async def handle(event: Any) -> None:
-        handled.append(event)
-
-    secret: list[str] = []
-
-    async def receiver(scope: Any, receive: Any, send: Any) -> None:
-        await webhook_app(secret[0], handle)(scope, receive, send)
-
+    receiver = LibraryReceiver()
     async with (
         serve_receiver(receiver) as receiver_url,
         serve(fake) as url,
@@ -240,12 +250,12 @@ async def test_over_http_deliveries_reach_a_local_receiver_when_receiver_rules_a
             {"url": f"{receiver_url}/hooks", "isActive": True, "subscribedEvents": ["clients.created"]}
         )
         created = await fintoro.webhook_subscriptions.create(body=body)
-        secret.append(created.plain_text_secret)
+        receiver.secret = created.plain_text_secret
         await fintoro.clients.create(body=ClientCreateInput.from_dict({"name": "Beta"}))
         async with asyncio.timeout(10):  # the server sends due deliveries every second by itself
-            while not handled:
+            while not receiver.handled:
                 await asyncio.sleep(0.05)
-    assert [e.type for e in handled] == ["clients.created"]
+    assert [e.type for e in receiver.handled] == ["clients.created"]
     assert fake.deliveries[0].attempts[0].status == 204
 
 
@@ -259,3 +269,129 @@ async def test_with_fintoros_rules_a_loopback_receiver_is_refused() -> None:
         with pytest.raises(ValidationError) as refused:
             await fintoro.webhook_subscriptions.create(body=body)
     assert "url" in refused.value.errors
+
+
+async def test_concurrent_creates_with_one_idempotency_key_commit_one_subscription() -> None:
+    # Creating a subscription awaits the receiver's DNS; requests with the same key arriving meanwhile must
+    # wait for the first one and replay it, not each create their own subscription.
+    async def slow_public_dns(host: str) -> list[str]:
+        await asyncio.sleep(0.01)
+        return ["93.184.215.14"]
+
+    fake = FakeFintoro(resolver=slow_public_dns)
+    token = fake.add_company("Acme s.r.o.")
+    headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": "subscribe-once"}
+    body = {"url": RECEIVER, "isActive": True, "subscribedEvents": ["clients.created"]}
+    base_url = "https://f.test/api/public/v1"
+    async with httpx.AsyncClient(transport=fake.transport(), base_url=base_url, headers=headers) as http:
+        answers = await asyncio.gather(*(http.post("/webhook-subscriptions", json=body) for _ in range(5)))
+    assert [a.status_code for a in answers] == [201] * 5
+    assert sorted(a.headers["Idempotency-Status"] for a in answers) == ["Original"] + ["Repeated"] * 4
+    assert len({a.json()["id"] for a in answers}) == 1
+    assert len(fake.records(token, "webhook-subscriptions")) == 1
+
+
+class Stuck:
+    """An ASGI receiver that never answers its first ``stuck`` requests (it waits forever), then answers 204."""
+
+    def __init__(self, stuck: int) -> None:
+        self.stuck = stuck
+        self.entered = asyncio.Event()
+        self.answered = 0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.stuck > 0:
+            self.stuck -= 1
+            self.entered.set()
+            await asyncio.Event().wait()
+        self.answered += 1
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+
+async def two_due_deliveries(fake: FakeFintoro, receiver: Stuck) -> str:
+    token = fake.add_company("Acme s.r.o.")
+    fake.receive_webhooks(RECEIVER, receiver)
+    async with client(fake, token) as fintoro:
+        await subscribe(fake, fintoro, ["clients.created"])
+        await fintoro.clients.create(body=ClientCreateInput.from_dict({"name": "Beta"}))
+        await fintoro.clients.create(body=ClientCreateInput.from_dict({"name": "Gamma"}))
+    return token
+
+
+async def test_an_in_process_receiver_that_hangs_is_a_timeout_and_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fintoro_api.testing import _webhooks
+
+    monkeypatch.setattr(_webhooks, "TIMEOUT_S", 0.05)  # Fintoro's 10 s, shortened so the test does not wait
+    clock = FakeClock()
+    fake = FakeFintoro(clock=clock)
+    await two_due_deliveries(fake, Stuck(1))
+    async with asyncio.timeout(30):  # a bound on a hang, not a measurement
+        attempted = await fake.deliver_webhooks()
+    assert len(attempted) == 2
+    first, second = fake.deliveries
+    assert (first.attempts[0].status, first.attempts[0].error) == (None, "timeout")
+    assert first.next_at == clock.now() + BACKOFF_S[0] and second.delivered
+    clock.advance(BACKOFF_S[0])
+    await fake.deliver_webhooks()
+    assert first.delivered and len(first.attempts) == 2
+
+
+async def test_cancelled_delivery_run_leaves_what_it_did_not_finish_due() -> None:
+    fake = FakeFintoro(clock=FakeClock())
+    receiver = Stuck(1)
+    await two_due_deliveries(fake, receiver)
+    run = asyncio.create_task(fake.deliver_webhooks())
+    await receiver.entered.wait()
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    assert all(d.next_at is not None and not d.attempts for d in fake.deliveries)  # nothing lost, nothing counted
+    assert len(await fake.deliver_webhooks()) == 2
+    assert all(d.delivered for d in fake.deliveries) and receiver.answered == 2
+
+
+async def test_on_a_fake_clock_the_librarys_own_receiver_accepts_deliveries_and_retries() -> None:
+    # webhook_app checks webhook-timestamp against real time (300 s), as a receiver must; a fake clock
+    # (2026-01-01, then moved by hours for retries) must not make every delivery a 401.
+    clock = FakeClock()
+    fake = FakeFintoro(clock=clock)
+    token = fake.add_company("Acme s.r.o.")
+    receiver = LibraryReceiver(fails=3)  # the receiver's own trouble first, then its real answer
+    fake.receive_webhooks(RECEIVER, receiver)
+    async with client(fake, token) as fintoro:
+        receiver.secret = (await subscribe(fake, fintoro, ["clients.created"]))[1]
+        await fintoro.clients.create(body=ClientCreateInput.from_dict({"name": "Beta"}))
+    await fake.deliver_webhooks()
+    for backoff in BACKOFF_S[:3]:
+        clock.advance(backoff)
+        await fake.deliver_webhooks()
+    [delivery] = fake.deliveries
+    assert [a.status for a in delivery.attempts] == [500, 500, 500, 204] and len(receiver.handled) == 1
+
+
+async def test_a_subscription_deleted_while_its_update_awaits_dns_stays_deleted() -> None:
+    asked, answer = asyncio.Event(), asyncio.Event()
+
+    async def slow_dns(host: str) -> list[str]:
+        if host.startswith("slow."):
+            asked.set()
+            await answer.wait()
+        return ["93.184.215.14"]
+
+    fake = FakeFintoro(resolver=slow_dns)
+    token = fake.add_company("Acme s.r.o.")
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(
+        transport=fake.transport(), base_url="https://f.test/api/public/v1", headers=headers
+    ) as http:
+        body = {"url": RECEIVER, "isActive": True, "subscribedEvents": ["clients.created"]}
+        subscription_id = (await http.post("/webhook-subscriptions", json=body)).json()["id"]
+        moved = {**body, "url": "https://slow.example.test/hook"}
+        update = asyncio.create_task(http.put(f"/webhook-subscriptions/{subscription_id}", json=moved))
+        await asyncio.wait_for(asked.wait(), timeout=10)  # the update is inside the fake, waiting for DNS
+        assert (await http.delete(f"/webhook-subscriptions/{subscription_id}")).status_code == 204
+        answer.set()
+        updated = await update
+    assert updated.status_code == 404  # not resurrected by the update that lost the race
+    assert fake.records(token, "webhook-subscriptions") == []

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import gzip
 import hashlib
+import io
 import os
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,7 @@ from fintoro_api import (
     RetryPolicy,
     UnexpectedContentTypeError,
     UnsafeURLError,
+    _transfers,
 )
 from fintoro_api._transfers import filename_from, safe_filename
 
@@ -424,3 +428,95 @@ async def test_upload_rejects_nothing_and_junk() -> None:
             await client.upload_attachments([])
         with pytest.raises(TypeError, match="cannot upload int"):
             await client.upload_attachments([42])  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize("into", ["directory", "file"])
+async def test_a_destination_that_cannot_take_a_file_fails_before_the_request(
+    into: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As for a read-only directory or a full disk when the file is opened (this suite may run as root,
+    # where permissions do not stop anything: the open is made to fail instead).
+    def refuse(directory: Path, name: str) -> tuple[int, Path]:
+        raise PermissionError(13, "Permission denied", str(directory / name))
+
+    monkeypatch.setattr(_transfers, "_create_temp_file", refuse)
+    destination = f"{tmp_path}/out/" if into == "directory" else tmp_path / "out" / "order.pdf"
+    seen: list[Request] = []
+    async with serving(pdf_reply(), seen) as url, client_for(url) as client:
+        with pytest.raises(PermissionError):
+            await client.orders.save_pdf(7, destination)
+    assert seen == [], "nothing was downloaded for a file that could not be written"
+
+
+async def test_a_write_error_mid_body_keeps_the_old_file_and_leaves_no_temp_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class DiskFills(io.FileIO):
+        written = 0
+
+        def write(self, data: Any) -> int:
+            DiskFills.written += len(data)
+            if DiskFills.written > 1024 * 1024:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return super().write(data)
+
+    monkeypatch.setattr(_transfers.os, "fdopen", lambda fd, mode: DiskFills(fd, "wb"))
+    target = tmp_path / "order.pdf"
+    target.write_bytes(b"the previous version")
+    async with serving(pdf_reply(body=PDF)) as url, client_for(url) as client:
+        with pytest.raises(OSError, match="No space left"):
+            await client.orders.save_pdf(7, target)
+    assert [p.name for p in tmp_path.iterdir()] == ["order.pdf"] and target.read_bytes() == b"the previous version"
+
+
+@pytest.mark.parametrize("destination", ["", Path()])
+async def test_an_empty_destination_is_refused_or_is_the_current_directory(
+    destination: str | Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    seen: list[Request] = []
+    async with serving(pdf_reply(), seen) as url, client_for(url) as client:
+        if destination == "":
+            with pytest.raises(ValueError, match="empty"):
+                await client.orders.save_pdf(7, destination)
+            assert seen == []
+        else:  # Path() is "." : an existing directory
+            await client.orders.save_pdf(7, destination)
+            assert [p.name for p in tmp_path.iterdir()] == ["order-7.pdf"]
+
+
+async def test_symlinks_are_replaced_never_written_through(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"not yours")
+    (tmp_path / "invoices").mkdir()
+    (tmp_path / "invoices" / "invoice-301.pdf").symlink_to(outside)  # the served name, planted as a link
+    (tmp_path / "latest.pdf").symlink_to(outside)  # a destination that is a link
+    reply = pdf_reply()
+    async with serving(reply) as url, client_for(url) as client:
+        await client.invoices.save_pdf(301, tmp_path / "invoices")
+        await client.invoices.save_pdf(301, tmp_path / "latest.pdf")
+    assert outside.read_bytes() == b"not yours"
+    for saved in (tmp_path / "invoices" / "invoice-301.pdf", tmp_path / "latest.pdf"):
+        assert not saved.is_symlink() and saved.read_bytes() == reply.body
+
+
+async def test_a_pathlib_path_has_no_trailing_separator_so_a_missing_one_is_a_file(tmp_path: Path) -> None:
+    async with serving(pdf_reply()) as url, client_for(url) as client:
+        await client.invoices.save_pdf(301, Path(f"{tmp_path}/as-path/"))  # what the README warns about
+        await client.invoices.save_pdf(301, f"{tmp_path}/as-text/")
+    assert (tmp_path / "as-path").is_file() and (tmp_path / "as-text" / "invoice-301.pdf").is_file()
+
+
+async def test_a_compressed_body_reports_no_total_rather_than_its_encoded_length(tmp_path: Path) -> None:
+    # Content-Length counts the gzip bytes on the wire; iter_bytes() and the file get the decoded ones.
+    body = b"%PDF-1.7\n" + b"A" * 1_000_000 + b"\n%%EOF"
+    reply = Reply(200, {"Content-Type": "application/pdf", "Content-Encoding": "gzip"}, gzip.compress(body))
+    progress: list[tuple[int, int | None]] = []
+    async with serving(reply) as url, client_for(url) as client:
+        async with client.stream("/invoices/1/pdf") as download:
+            assert download.content_length is None
+        written = await client.invoices.save_pdf(
+            1, tmp_path, progress=lambda done, total: progress.append((done, total))
+        )
+    assert written == len(body) == progress[-1][0] and {total for _, total in progress} == {None}
+    assert (tmp_path / "invoice-1.pdf").read_bytes() == body

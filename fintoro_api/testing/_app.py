@@ -10,6 +10,7 @@ X-RateLimit-* headers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import logging
@@ -157,32 +158,35 @@ class FakeApp:
     ) -> Reply:
         """Replay, validate and handle: what the request did, before any fault after commit."""
         key = headers.get("idempotency-key") if route.idempotent else None
-        print_ = fingerprint(route.method, "/".join([route.path, *ids]), body)
-        if key:
-            previous = self.replays.lookup(company.id, key, print_)
-            if previous is False:
-                return Reply(422, {"message": text(language, "invalid"), "error": IDEMPOTENCY_CONFLICT})
-            if isinstance(previous, Reply):
-                return previous.with_headers(("Idempotency-Key", key), ("Idempotency-Status", "Repeated"))
-        try:
-            call = Call(
-                company=company,
-                route=route,
-                ids=ids,
-                query=self._query(route, scope.get("query_string", b"")),
-                body=self._body(route, headers.get("content-type", ""), body),
-                language=language,
-                base_url=_base_url(scope, headers),
-            )
-            reply = await self.handlers.handle(call)
-        except Invalid as exc:
-            return Reply(422, validation_body(language, exc.problems))
-        except Missing:
-            return _error(404, language, "not_found")
-        if key:
-            self.replays.remember(company.id, key, print_, reply)
-            reply = reply.with_headers(("Idempotency-Key", key), ("Idempotency-Status", "Original"))
-        return reply
+        # One request per key at a time: a handler may await (webhook DNS), and a second request with the
+        # key must then replay the first one's answer, not create its own.
+        async with self.replays.lock(company.id, key) if key else contextlib.nullcontext():
+            print_ = fingerprint(route.method, "/".join([route.path, *ids]), body)
+            if key:
+                previous = self.replays.lookup(company.id, key, print_)
+                if previous is False:
+                    return Reply(422, {"message": text(language, "invalid"), "error": IDEMPOTENCY_CONFLICT})
+                if isinstance(previous, Reply):
+                    return previous.with_headers(("Idempotency-Key", key), ("Idempotency-Status", "Repeated"))
+            try:
+                call = Call(
+                    company=company,
+                    route=route,
+                    ids=ids,
+                    query=self._query(route, scope.get("query_string", b"")),
+                    body=self._body(route, headers.get("content-type", ""), body),
+                    language=language,
+                    base_url=_base_url(scope, headers),
+                )
+                reply = await self.handlers.handle(call)
+            except Invalid as exc:
+                return Reply(422, validation_body(language, exc.problems))
+            except Missing:
+                return _error(404, language, "not_found")
+            if key:
+                self.replays.remember(company.id, key, print_, reply)
+                reply = reply.with_headers(("Idempotency-Key", key), ("Idempotency-Status", "Original"))
+            return reply
 
     def _query(self, route: Route, raw: bytes) -> dict[str, Any]:
         values: dict[str, Any] = {}
@@ -208,18 +212,28 @@ class FakeApp:
                 return _documents.multipart_parts(content_type, body)
             except _documents.MultipartError:
                 raise Invalid([Problem(("files",), "required")]) from None
-        if route.body_schema is None:
+        schema = route.body_schema
+        if schema is None:
             return None
+        if not _says_json(content_type):
+            return self._validated(schema, {})  # Laravel reads a body as JSON only under a JSON Content-Type
         try:
             parsed = json.loads(body) if body else {}
-        except ValueError:
+            json.dumps(parsed, ensure_ascii=False).encode()  # a lone surrogate: PHP's json_decode refuses it too
+        except (ValueError, RecursionError):
             parsed = {}  # Laravel reads an unreadable JSON body as no input at all
-        if not isinstance(parsed, dict):
-            parsed = {}
-        problems = self.spec.schemas.validate(route.body_schema, parsed)
+        return self._validated(schema, parsed if isinstance(parsed, dict) else {})
+
+    def _validated(self, schema: dict[str, Any], parsed: dict[str, Any]) -> dict[str, Any]:
+        problems = self.spec.schemas.validate(schema, parsed)
         if problems:
             raise Invalid(problems)
         return parsed
+
+
+def _says_json(content_type: str) -> bool:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type.endswith(("/json", "+json"))
 
 
 def _coerce(schema: dict[str, Any], value: str) -> Any:

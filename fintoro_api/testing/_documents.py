@@ -80,9 +80,14 @@ def multipart_parts(content_type: str, body: bytes) -> list[Part]:
         parts.append(
             Part(
                 name=params.get("name", ""),
-                filename=params.get("filename"),
+                filename=_base_name(params.get("filename")),
                 content_type=headers.get("content-type", "application/octet-stream"),
                 data=data.removesuffix(b"\r\n"),
             )
         )
     return parts
+
+
+def _base_name(filename: str | None) -> str | None:
+    """The last component of a client's file name, as PHP (Symfony's UploadedFile) keeps it: no paths in the fake."""
+    return None if filename is None else filename.replace("\\", "/").rsplit("/", 1)[-1]

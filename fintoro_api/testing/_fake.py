@@ -45,6 +45,7 @@ class FakeFintoro:
         self.faults = Faults()
         spec = spec_data()
         self._operation_ids = frozenset(route.operation_id for route in spec.routes)
+        self._collections = frozenset(route.collection for route in spec.routes)
         self._handlers = Handlers(spec, self.dispatcher, self.store.next_id, self.clock.now)
         self.app = FakeApp(
             spec,
@@ -74,6 +75,8 @@ class FakeFintoro:
 
     def records(self, token: str, collection: str) -> list[dict[str, Any]]:
         """What the company of ``token`` has stored in ``collection`` (e.g. "orders"), oldest first."""
+        if collection not in self._collections:  # a typo must not read as "nothing stored"
+            raise ValueError(f"no collection {collection!r} in the API (the path's first segment, e.g. 'orders')")
         return list(self.company(token).collection(collection).values())
 
     # --- transports ---------------------------------------------------------------

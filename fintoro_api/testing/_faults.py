@@ -8,6 +8,7 @@ failures that duplicate writes without an Idempotency-Key. ``latency()`` and
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import attrs
@@ -22,6 +23,10 @@ class Fault:
     status: int = 500
     seconds: float = 0.0
     retry_after: int = 1
+
+    def __attrs_post_init__(self) -> None:
+        if self.times is not None and (type(self.times) is not int or self.times < 1):
+            raise ValueError(f"a fault's times must be None (every request) or an integer >= 1, not {self.times!r}")
 
     @property
     def after_commit(self) -> bool:
@@ -42,8 +47,8 @@ def server_error(status: int = 500, *, times: int | None = 1) -> Fault:
 
 def latency(seconds: float, *, times: int | None = None) -> Fault:
     """Wait ``seconds`` of real time before handling (to trip the client's timeouts)."""
-    if seconds < 0:
-        raise ValueError(f"latency must be >= 0 s, not {seconds}")
+    if not 0 <= seconds < math.inf:  # also refuses NaN
+        raise ValueError(f"latency must be a finite number of seconds >= 0, not {seconds}")
     return Fault("latency", times, seconds=seconds)
 
 

@@ -174,7 +174,10 @@ class Handlers:
         existing = self._record(call.company, collection, call.ids[0])
         self._check_references(call.company, call.body)
         record = await self._derive(call, collection, call.body, existing, created=False)
-        call.company.collection(collection)[int(existing["id"])] = record
+        stored = call.company.collection(collection)
+        if int(existing["id"]) not in stored:  # deleted while _derive awaited (receiver DNS): not resurrected
+            raise Missing(collection)
+        stored[int(existing["id"])] = record
         self._emit(call.company, f"{collection}.updated", collection, int(existing["id"]))
         return record
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 
@@ -12,7 +13,7 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
     """The payload identity: JSON compared by value (key order and spacing do not matter), anything else by bytes."""
     try:
         canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode() if body else b""
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested beyond the parser
         canonical = body
     return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + canonical).hexdigest()
 
@@ -22,6 +23,11 @@ class ReplayStore:
 
     def __init__(self) -> None:
         self._stored: dict[tuple[int, str], tuple[str, Reply]] = {}
+        self._locks: dict[tuple[int, str], asyncio.Lock] = {}
+
+    def lock(self, company_id: int, key: str) -> asyncio.Lock:
+        """Held from lookup to remember: a request with a key still in flight waits for it, then replays it."""
+        return self._locks.setdefault((company_id, key), asyncio.Lock())
 
     def lookup(self, company_id: int, key: str, print_: str) -> Reply | bool | None:
         """The reply to replay, None when the key is new, False when it was used with another payload."""

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import itertools
+import re
 import secrets
 from typing import Any, Literal
 
 import attrs
 
 Scope = Literal["read", "write"]
+
+_TOKEN68 = re.compile(r"[A-Za-z0-9._~+/-]+=*")  # what an Authorization: Bearer header can carry
 
 
 @attrs.define(eq=False)
@@ -66,6 +69,8 @@ class Store:
         if scope not in ("read", "write"):
             raise ValueError(f"scope must be 'read' or 'write', not {scope!r}")
         token = token or f"fake_{secrets.token_urlsafe(24)}"
+        if not isinstance(token, str) or not _TOKEN68.fullmatch(token):
+            raise ValueError(f"a bearer token is letters, digits and -._~+/ (RFC 6750), not {token!r}")
         if token in self._grants:
             raise ValueError("this token is already issued")
         self._grants[token] = Grant(company, scope)

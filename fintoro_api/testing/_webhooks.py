@@ -3,7 +3,7 @@
 Each create/update/delete queues one delivery per active subscription of the
 company subscribed to the event type. ``deliver_due()`` sends what is due on
 the fake's clock: POST of the JSON body with ``webhook-id``,
-``webhook-timestamp`` and ``webhook-signature`` (fintoro_api.webhooks.sign,
+``webhook-timestamp`` (the real send time) and ``webhook-signature`` (fintoro_api.webhooks.sign,
 the subscription's current secret), the receiver URL checked again before
 every send. Non-2xx, a network error or a timeout (10 s) schedules the next of
 5 attempts, 10 s, 100 s, 1000 s and 10000 s after the previous one.
@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
@@ -138,8 +139,14 @@ class Dispatcher:
         due = [d for d in self.deliveries if d.next_at is not None and d.next_at <= now]
         for delivery in due:
             delivery.next_at = None  # in flight: a concurrent deliver_due() must not send it again
-        for delivery in due:
-            await self._attempt(delivery, now)
+        pending = list(due)
+        try:
+            while pending:
+                await self._attempt(pending[0], now)
+                pending.pop(0)
+        finally:  # cancelled or failed midway: what was not attempted stays due, uncounted
+            for delivery in pending:
+                delivery.next_at = now
         return due
 
     async def _attempt(self, delivery: Delivery, now: float) -> None:
@@ -152,7 +159,10 @@ class Dispatcher:
         error: str | None = None
         try:
             await self.check_url(delivery.url)
-            headers = {"content-type": "application/json", **sign(delivery.body, secret, timestamp=int(now))}
+            # Stamped with the real send time: receivers check it against their own (real) clock, so the
+            # fake clock, which only schedules the attempts, must not make every delivery stale.
+            sent_at = int(time.time())
+            headers = {"content-type": "application/json", **sign(delivery.body, secret, timestamp=sent_at)}
             status = await self._post(delivery.url, delivery.body, headers)
         except ReceiverURLError as exc:
             error = f"receiver URL refused: {exc}"
@@ -174,6 +184,10 @@ class Dispatcher:
         parts = urlsplit(url)
         app = self._receivers.get(f"{parts.scheme}://{parts.netloc}".lower())
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False) if app is not None else None
-        async with httpx.AsyncClient(transport=transport, timeout=TIMEOUT_S) as http:
-            response = await http.post(url, content=body, headers=headers)
-            return response.status_code
+        # In process there is no socket for httpx's timeout to watch: bound the whole exchange instead.
+        try:
+            async with asyncio.timeout(TIMEOUT_S), httpx.AsyncClient(transport=transport, timeout=TIMEOUT_S) as http:
+                response = await http.post(url, content=body, headers=headers)
+                return response.status_code
+        except TimeoutError:
+            raise httpx.ReadTimeout(f"the receiver did not answer within {TIMEOUT_S:g} s") from None

@@ -14,6 +14,7 @@ import httpx
 
 from . import _json
 from ._exceptions import APIResponseValidationError, FintoroError, status_error
+from ._schema import SchemaMismatch
 
 
 class RequestSender(Protocol):
@@ -42,6 +43,8 @@ def parsing(response: httpx.Response) -> Iterator[None]:
     """Turn a body that does not fit the model into APIResponseValidationError (with request id)."""
     try:
         yield
+    except SchemaMismatch as exc:  # already names the JSON path: "Invoice.items[3].vatRate: expected number, ..."
+        raise APIResponseValidationError(response, str(exc)) from exc
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise APIResponseValidationError(response, f"{type(exc).__name__}: {exc}") from exc
 

@@ -185,7 +185,8 @@ def main() -> None:
                     ratios.setdefault((label, variant), []).append(out["parse"] / out["plain"])
                     costs.setdefault((label, variant), []).append(out["parse"])
     print(f"parse cost / json.loads of the same bytes; {ROUNDS} interleaved rounds, each variant in a fresh process")
-    print(f"(.pyc files for fintoro_api.models present: {bytecode}; PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '')})")
+    no_pyc = os.environ.get("PYTHONDONTWRITEBYTECODE", "")
+    print(f"(.pyc files for fintoro_api.models present: {bytecode}; PYTHONDONTWRITEBYTECODE={no_pyc!r})")
     worst = 0.0
     for label, (model, _n) in PAYLOADS.items():
         print(f"{label}: {model}, {sizes[label]} bytes")

@@ -19,8 +19,11 @@ from typing import Any
 from .types import Unset
 
 
-class SchemaMismatch(ValueError):  # noqa: N818 - it is what it says; APIResponseValidationError wraps it
-    """A response value that does not fit its schema type, e.g. ``Invoice.items[3].vatRate: expected number, got string``."""
+class SchemaMismatch(ValueError):
+    """A response value that does not fit its schema type.
+
+    ``str()`` reads ``Invoice.items[3].vatRate: expected number, got string``.
+    """
 
     def __init__(self, model: str, path: str, expected: str, got: str) -> None:
         super().__init__(model, path, expected, got)

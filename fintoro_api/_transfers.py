@@ -18,7 +18,7 @@ import urllib.parse
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import BinaryIO, cast
 
 import httpx
 
@@ -29,7 +29,7 @@ from ._headers import request_id_of
 from ._http import Sender
 
 CHUNK_SIZE = 64 * 1024
-ProgressCallback = Callable[[int, int | None], Any]
+ProgressCallback = Callable[[int, int | None], object]  # its return value is ignored
 # Never a download: an error page or an API error body that slipped through as 2xx.
 _NOT_A_FILE = ("application/json", "text/html", "text/plain", "application/problem+json")
 

@@ -351,8 +351,8 @@ def _docstring_safe(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
 
 
-def write(package: Path, spec: dict[str, Any], config_file: Path) -> str:
-    """Write ``package/_resources.py`` for ``spec`` (as the generator got it); return docs/api.md's text."""
+def build(package: Path, spec: dict[str, Any], config_file: Path) -> Facade:
+    """The facade's data for ``spec`` (as the generator got it) and ``package``'s spec index."""
     facts = {}
     for op in _load_index(package / "_spec_index.py").OPERATIONS.values():
         facts[(op.method, _PATH_PARAM.sub("{}", op.path))] = {
@@ -363,7 +363,12 @@ def write(package: Path, spec: dict[str, Any], config_file: Path) -> str:
             "per_page_max": op.per_page_max,
             "binary": op.binary,
         }
-    source, reference = render(facade_data(parse_endpoints(spec, config_file), facts))
+    return facade_data(parse_endpoints(spec, config_file), facts)
+
+
+def write(package: Path, spec: dict[str, Any], config_file: Path) -> str:
+    """Write ``package/_resources.py``; return the text of docs/api.md (written by the caller)."""
+    source, reference = render(build(package, spec, config_file))
     (package / "_resources.py").write_text(source, encoding="utf-8")
     return reference
 

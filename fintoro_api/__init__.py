@@ -36,6 +36,8 @@ _EXPORTS: dict[str, str] = {
     "RateLimiter": "._ratelimit",
     "RetryPolicy": "._retry",
     "Response": ".types",
+    "UNSET": ".types",
+    "Unset": ".types",
     **{
         name: "._exceptions"
         for name in (
@@ -63,6 +65,7 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_TIMEOUT",
+    "UNSET",
     "APIConnectionError",
     "APIError",
     "APIResponseValidationError",
@@ -89,6 +92,7 @@ __all__ = [
     "ServiceUnavailableError",
     "UnexpectedContentTypeError",
     "UnsafeURLError",
+    "Unset",
     "ValidationError",
     "__version__",
     "idempotency_key",
@@ -136,4 +140,4 @@ if TYPE_CHECKING:
     from ._ratelimit import InMemoryRateLimiter, NoRateLimit, RateLimiter
     from ._retry import RetryPolicy
     from ._transfers import Download
-    from .types import Response
+    from .types import UNSET, Response, Unset

@@ -52,6 +52,7 @@ async def test_enum_filters_take_the_enum_or_its_string_value() -> None:
     assert [row.id for row in rows] == [7]
     first, second = server.query(0), server.query(1)
     assert first["paymentStatus"] == ["unpaid"] and first["sortBy"] == ["dueDate"] and first["perPage"] == ["500"]
+    assert "clientId" not in first and "number" not in first  # left UNSET: not sent at all
     assert second["paymentStatus"] == ["overdue"] and second["totalFrom"] == ["100.50"]
 
 
@@ -68,7 +69,7 @@ async def test_an_enum_typo_is_a_value_error_before_anything_is_sent() -> None:
 
 
 async def test_with_raw_response_returns_status_headers_request_id_and_idempotency_status() -> None:
-    headers = {"X-Request-Id": "req-42", "Idempotency-Status": "Repeated", "X-Custom": "yes"}
+    headers = {"X-Request-Id": "req-42", "Idempotency-Status": "Repeated", "X-Custom": "yes", "Content-Language": "sk"}
     server = Recorder({"POST /invoices": _json_reply({"id": 301, "number": "2026001"}, 201, **headers)})
     body = InvoiceInput.from_dict({"clientId": 1, "items": [{"priceListItemId": 2, "quantity": 1}]})
     async with raw_server(server) as url, FintoroClient("t", base_url=url, rate_limiter=NoRateLimit()) as client:
@@ -77,6 +78,7 @@ async def test_with_raw_response_returns_status_headers_request_id_and_idempoten
     assert response.status_code == 201 and response.parsed.id == 301 and plain.number == "2026001"
     assert response.request_id == "req-42" and response.idempotency_status == "Repeated"
     assert response.idempotency_key == "order-9" and response.headers["x-custom"] == "yes"
+    assert response.content_language == "sk" and response.http_response.status_code == 201
     assert server.requests[0].headers["idempotency-key"] == "order-9"
     assert server.requests[1].headers["idempotency-key"] not in ("", "order-9")  # one created per call
 
@@ -115,6 +117,11 @@ def test_every_method_has_a_docstring_from_the_spec_and_a_raw_twin() -> None:
 
 def test_unset_is_exported_and_means_not_sent() -> None:
     assert isinstance(UNSET, Unset) and not UNSET and repr(UNSET) == "UNSET"
+    items = [{"priceListItemId": 2, "quantity": 1}]
+    cleared = InvoiceInput.from_dict({"clientId": 1, "items": items, "note": None})
+    untouched = InvoiceInput.from_dict({"clientId": 1, "items": items})
+    assert cleared.to_dict()["note"] is None  # None is sent as null
+    assert untouched.note is UNSET and "note" not in untouched.to_dict()  # UNSET is not sent
     assert inspect.signature(Resources.__dict__["invoices"].func).return_annotation == "InvoicesResource"
 
 

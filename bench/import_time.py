@@ -56,7 +56,8 @@ def main() -> None:
     client_median = statistics.median(client)
     ratio = ours_median / base_median
     pyc = any((ROOT / "fintoro_api").rglob("*.pyc"))
-    print(f"(.pyc files in fintoro_api: {pyc}; PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r})")
+    no_pyc = os.environ.get("PYTHONDONTWRITEBYTECODE", "")
+    print(f"(.pyc files in fintoro_api: {pyc}; PYTHONDONTWRITEBYTECODE={no_pyc!r})")
     print(f"import fintoro_api.api.invoices.show_invoice: median {ours_median * 1000:.1f} ms over {RUNS} runs")
     print(f"from fintoro_api import FintoroClient:        median {client_median * 1000:.1f} ms over {RUNS} runs")
     print(f"import httpx (baseline):                      median {base_median * 1000:.1f} ms over {RUNS} runs")

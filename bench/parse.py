@@ -1,10 +1,12 @@
 """Parse cost as a ratio to plain ``json.loads`` of the same bytes: invoice detail and a 500-row invoice page.
 
-"ours" is what a call costs after the HTTP body arrives: ``_json.loads`` (numbers
-with a fraction decoded as Decimal) then ``Model.from_dict`` with every field
-checked against its schema type. The reference is pydantic v2 (installed with
-openapi-python-client): models built here from the same schemas, then
-``validate_python`` after ``json.loads`` (lax python mode, the common setup).
+"ours" is what a call costs after the HTTP body arrives, exactly as the generated
+endpoint functions run it: ``json_body`` (numbers with a fraction decoded as
+Decimal) then ``Model.from_dict`` with every field checked against its schema
+type, inside ``parsing()`` (errors -> APIResponseValidationError, GC paused).
+The reference is pydantic v2 (installed with openapi-python-client): models
+built here from the same schemas, then ``validate_python`` after ``json.loads``
+(lax python mode, the common setup; GC left on as pydantic leaves it).
 
 Each round runs every variant in a fresh interpreter that times json.loads and
 the parse alternately (best of 5 batches each, in CPU time of that process, so
@@ -42,10 +44,14 @@ sys.path.insert(0, sys.argv[1])
 variant, model_name, payload_file, n = sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
 payload = open(payload_file, "rb").read()
 if variant == "ours":
+    import httpx
     import fintoro_api.models as models
-    from fintoro_api import _json
+    from fintoro_api._endpoint import json_body, parsing
     model = getattr(models, model_name)
-    parse = lambda: model.from_dict(_json.loads(payload))
+    response = httpx.Response(200, content=payload, request=httpx.Request("GET", "https://api.test/"))
+    def parse():  # what every generated endpoint function runs on a 2xx body
+        with parsing(response):
+            return model.from_dict(json_body(response))
 else:
     from bench.parse import pydantic_models
     adapter = pydantic_models(json.load(open(sys.argv[6])))[model_name]

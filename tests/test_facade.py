@@ -132,7 +132,7 @@ def test_api_reference_lists_every_facade_method_with_its_signature(spec: dict[s
     methods = [(r, m) for r in facade.resources for m in r.methods]
     assert len(methods) == 109
     for resource, method in methods:
-        assert f"\n### `{method.action}`\n" in reference
+        assert f"\n### `client.{resource.name}.{method.action}`\n" in reference
         assert f"`{method.method} {method.path}` · operation `{method.operation_id}`" in reference
         assert f") -> {method.returns}\n```" in reference, (resource.name, method.action)
     assert "async def show(invoice: int) -> Invoice" in reference

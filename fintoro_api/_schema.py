@@ -75,16 +75,19 @@ def check_mapping(model: str, value: object) -> None:
         raise mismatch(model, "", "object", value)
 
 
-def locate(
-    error: SchemaMismatch, model: str, path: str, items: list[Any], parse: Callable[[Any], Any]
-) -> SchemaMismatch:
-    """The error of a list parsed in one comprehension, with the index of the item that failed."""
+def locate(error: Exception, model: str, path: str, items: list[Any], parse: Callable[[Any], Any]) -> Exception:
+    """The error of a list of objects parsed in one comprehension, naming the item that failed.
+
+    The comprehension skips the per-item type check (an item that is not an object fails
+    there with AttributeError); re-parsing with the checking ``parse`` finds the first bad
+    item and its precise error. Only runs when parsing has already failed.
+    """
     for index, item in enumerate(items):
         try:
             parse(item)
-        except SchemaMismatch:
-            return error.within(model, f"{path}[{index}]")
-    return error.within(model, path)
+        except SchemaMismatch as mismatch_error:
+            return mismatch_error.within(model, f"{path}[{index}]")
+    return error
 
 
 def _finite(value: float | Decimal) -> bool:

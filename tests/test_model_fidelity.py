@@ -273,3 +273,20 @@ def test_extra_fields_are_kept_and_unknown_enum_values_parse() -> None:
     assert row.status == "refunded" and not row.status.is_known
     assert row.additional_properties == {"brandNew": {"x": [1]}}
     assert row.to_dict()["brandNew"] == {"x": [1]}
+
+
+@pytest.mark.parametrize(
+    ("items", "message"),
+    [
+        ([{}, "a string where an item belongs"], "Invoice.items[1]: expected object, got string"),
+        ([{}, {}, None], "Invoice.items[2]: expected object, got null"),
+        ([[{"vatRate": 20}]], "Invoice.items[0]: expected object, got array"),
+    ],
+)
+def test_an_item_that_is_not_an_object_is_named_by_its_index(items: list[Any], message: str) -> None:
+    from fintoro_api._schema import SchemaMismatch
+    from fintoro_api.models import Invoice
+
+    with pytest.raises(SchemaMismatch) as caught:
+        Invoice.from_dict({"id": 1, "items": items})
+    assert str(caught.value) == message

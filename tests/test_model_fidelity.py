@@ -290,3 +290,25 @@ def test_an_item_that_is_not_an_object_is_named_by_its_index(items: list[Any], m
     with pytest.raises(SchemaMismatch) as caught:
         Invoice.from_dict({"id": 1, "items": items})
     assert str(caught.value) == message
+
+
+def test_the_garbage_collector_is_paused_only_while_a_body_is_parsed() -> None:
+    import gc
+
+    from fintoro_api._endpoint import parsing
+
+    response = httpx.Response(200, content=b"{}", request=httpx.Request("GET", f"{BASE}/invoices/1"))
+    assert gc.isenabled()
+    with parsing(response):
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(APIResponseValidationError), parsing(response):
+        raise TypeError("bad body")
+    assert gc.isenabled()
+    gc.disable()  # a user who runs without the cyclic GC keeps it off
+    try:
+        with parsing(response):
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

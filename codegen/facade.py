@@ -150,7 +150,7 @@ class _Types:
         self.imports: set[str] = set()
 
     def of(self, prop: Any, *, widen_enums: bool = False) -> str:
-        base = self._base(prop, widen_enums=widen_enums)
+        base = self.bare(prop, widen_enums=widen_enums)
         if prop.required:
             return base
         return f"{base.removesuffix(' | None')} | Unset | None" if base.endswith(" | None") else f"{base} | Unset"
@@ -160,7 +160,8 @@ class _Types:
         self.imports.add(f"from .models.{prop.class_info.module_name} import {name}")
         return name
 
-    def _base(self, prop: Any, *, widen_enums: bool) -> str:
+    def bare(self, prop: Any, *, widen_enums: bool) -> str:
+        """The annotation without ``| Unset`` (what a value of the property is)."""
         template = prop.template
         if template == "enum_property.py.jinja":
             name = self._class(prop)
@@ -177,13 +178,14 @@ class _Types:
         if template == "datetime_property.py.jinja":
             return "datetime.datetime"
         if template == "uuid_property.py.jinja":
+            self.imports.add("from uuid import UUID")
             return "UUID"
         if template == "file_property.py.jinja":
             return "File"
         if template == "list_property.py.jinja":
-            return f"list[{self._base(prop.inner_property, widen_enums=widen_enums)}]"
+            return f"list[{self.bare(prop.inner_property, widen_enums=widen_enums)}]"
         if template == "union_property.py.jinja":
-            members = [self._base(inner, widen_enums=widen_enums) for inner in prop.inner_properties]
+            members = [self.bare(inner, widen_enums=widen_enums) for inner in prop.inner_properties]
             return " | ".join(sorted(dict.fromkeys(members), key=lambda t: t == "None"))
         code = _text(prop.get_base_type_string())
         if code not in ("int", "str", "bool", "None", "Any"):
@@ -206,13 +208,10 @@ def _natural_names(props: list[Any]) -> dict[int, str]:
     from openapi_python_client.strings import PythonIdentifier
 
     natural = {id(p): str(PythonIdentifier(_text(p.name), "")) for p in props}
-    counts: dict[str, int] = {}
-    for name in natural.values():
-        counts[name] = counts.get(name, 0) + 1
+    taken = list(natural.values())
     return {
-        key: name if counts[name] == 1 and name not in _RESERVED else str(p.python_name)
+        id(p): natural[id(p)] if taken.count(natural[id(p)]) == 1 and natural[id(p)] not in _RESERVED else p.python_name
         for p in props
-        for key, name in [(id(p), natural[id(p)])]
     }
 
 
@@ -225,7 +224,7 @@ def _success_type(endpoint: Any, types: _Types) -> str:
         if response.source["attribute"] == "None":
             found.append("None")
         else:
-            found.append(types._base(response.prop, widen_enums=False))
+            found.append(types.bare(response.prop, widen_enums=False))
     return " | ".join(sorted(set(found), key=lambda t: (t == "None", t))) or "None"
 
 
@@ -236,7 +235,7 @@ def _page_item(endpoint: Any, types: _Types) -> str:
         if response.status_code.range[0] >= 200 and prop.template == "model_property.py.jinja":
             for inner in (prop.required_properties or []) + (prop.optional_properties or []):
                 if _text(inner.name) == "data" and inner.template == "list_property.py.jinja":
-                    return types._base(inner.inner_property, widen_enums=False)
+                    return types.bare(inner.inner_property, widen_enums=False)
     raise CodegenError(f"{endpoint.name} has a perPage parameter but no `data: list[...]` in its response")
 
 

@@ -14,7 +14,7 @@ other jobs on a shared machine count less) and prints their ratio; the
 rounds interleave the variants, so machine noise hits all alike. Target
 (issue "Typed surface"): ours <= 2.0x json.loads on both payloads.
 
-    .venv/bin/python bench/parse.py          # BENCH_ROUNDS=7 BENCH_ITERATIONS=... to change
+    .venv/bin/python bench/parse.py          # BENCH_ROUNDS=7 to change; BENCH_BEFORE=<checkout> to compare
 """
 
 from __future__ import annotations
@@ -170,7 +170,9 @@ def _pydantic_available() -> bool:
 
 def main() -> None:
     spec, _digest = load_vendored()
-    variants = ["ours"] + (["pydantic"] if _pydantic_available() else [])
+    # BENCH_BEFORE=<a generated checkout of another commit> adds its models as variant "before".
+    before = os.environ.get("BENCH_BEFORE")
+    variants = ["ours"] + (["before"] if before else []) + (["pydantic"] if _pydantic_available() else [])
     bytecode = any((ROOT / "fintoro_api" / "models" / "__pycache__").glob("*.pyc"))
     with tempfile.TemporaryDirectory(prefix="fintoro-bench-parse-") as tmp:
         files, sizes = {}, {}
@@ -185,7 +187,8 @@ def main() -> None:
         for _ in range(ROUNDS):
             for label, (model, n) in PAYLOADS.items():
                 for variant in variants:
-                    command = [sys.executable, "-c", TIMER, str(ROOT), variant, model, str(files[label]), str(n)]
+                    root, mode = (before, "ours") if variant == "before" else (str(ROOT), variant)
+                    command = [sys.executable, "-c", TIMER, str(root), mode, model, str(files[label]), str(n)]
                     if variant == "pydantic":
                         command.append(str(spec_file))
                     out = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)

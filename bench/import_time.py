@@ -25,6 +25,7 @@ PYTHON = VENV / "bin" / "python"
 
 RUNS = int(os.environ.get("BENCH_RUNS", "21"))
 TARGET = "import fintoro_api.api.invoices.show_invoice"
+CLIENT = "from fintoro_api import FintoroClient"  # loads the client layer and the whole facade
 BASELINE = "import httpx"
 
 
@@ -45,15 +46,22 @@ def one(code: str) -> float:
 def main() -> None:
     runtime_venv()
     for _ in range(3):  # warm the OS file cache and bytecode caches
-        one(TARGET), one(BASELINE)
-    ours, base = [], []
+        one(TARGET), one(CLIENT), one(BASELINE)
+    ours, client, base = [], [], []
     for _ in range(RUNS):
         ours.append(one(TARGET))
+        client.append(one(CLIENT))
         base.append(one(BASELINE))
     ours_median, base_median = statistics.median(ours), statistics.median(base)
+    client_median = statistics.median(client)
     ratio = ours_median / base_median
+    pyc = any((ROOT / "fintoro_api").rglob("*.pyc"))
+    no_pyc = os.environ.get("PYTHONDONTWRITEBYTECODE", "")
+    print(f"(.pyc files in fintoro_api: {pyc}; PYTHONDONTWRITEBYTECODE={no_pyc!r})")
     print(f"import fintoro_api.api.invoices.show_invoice: median {ours_median * 1000:.1f} ms over {RUNS} runs")
+    print(f"from fintoro_api import FintoroClient:        median {client_median * 1000:.1f} ms over {RUNS} runs")
     print(f"import httpx (baseline):                      median {base_median * 1000:.1f} ms over {RUNS} runs")
+    print(f"FintoroClient (client layer + facade): {client_median / base_median:.2f}x import httpx")
     print(f"ratio: {ratio:.2f}x (target <= 2.0) {'OK' if ratio <= 2.0 else 'OVER TARGET'}")
 
 

@@ -1,26 +1,38 @@
-"""Write fintoro_api/_resources.py: ``client.<resource>.<action>(...)`` for every operation.
+"""The resource facade (fintoro_api/_resources.py) and its API reference (docs/api.md), from spec data.
 
-Read from the generated endpoint modules (their ``asyncio`` signatures, via
-ast) and the spec (paths and operationIds), never hand-listed. The resource is
-the first path segment (``/credit-notes/...`` -> ``credit_notes``); the action
-is the operationId with the resource's words removed (``createInvoiceCreditNote``
-on ``/invoices`` -> ``create_credit_note``), so names read without stutter.
+openapi-python-client parses every operation (parameter python names, types,
+enum classes and values, descriptions, success responses) into endpoint
+objects that it hands to its templates. ``render`` runs that same parser
+(pinned version, the generator's config, the spec exactly as the generator
+got it) in-process, turns each operation into plain data here, and renders
+two templates from that one data set: ``overlays/templates/facade.py.jinja``
+and ``overlays/templates/api_reference.md.jinja``. Nothing reads generated code.
 
-Each facade method imports its endpoint module when first called, so the
-facade adds almost nothing to import time. Keyword arguments the caller omits
-are not passed on, so the generated function's own defaults apply.
+Names: the resource is the first path segment (``/credit-notes/...`` ->
+``credit_notes``); the action is the operationId with the resource's words
+removed (``createInvoiceCreditNote`` on ``/invoices`` -> ``create_credit_note``).
+Parameters keep the API's own names in snake case (``{client}`` -> ``client``,
+where the generated function needs ``client_path`` beside its ``client=``).
 """
 
 from __future__ import annotations
 
-import ast
+import importlib.util
 import re
+import textwrap
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import CodegenError
 
 _WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+_PATH_PARAM = re.compile(r"\{[^}]*\}")
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "overlays" / "templates"
+FACADE_TEMPLATE = "facade.py.jinja"
+REFERENCE_TEMPLATE = "api_reference.md.jinja"
+# Names the facade methods use for their own arguments.
+_RESERVED = {"self", "per_page", "max_items", "destination", "progress"}
 
 
 def words(name: str) -> list[str]:
@@ -48,149 +60,326 @@ def resource_of(path: str) -> str:
     return "_".join(words(path.strip("/").split("/")[0]))
 
 
-def _class_name(resource: str) -> str:
+def class_name(resource: str) -> str:
     return "".join(part.capitalize() for part in resource.split("_")) + "Resource"
 
 
-def _signature(module_file: Path) -> tuple[ast.AsyncFunctionDef, list[ast.Import | ast.ImportFrom], str]:
-    tree = ast.parse(module_file.read_text(encoding="utf-8"))
-    function = next(
-        (n for n in tree.body if isinstance(n, ast.AsyncFunctionDef) and n.name == "asyncio"),
-        None,
-    )
-    if function is None:
-        raise CodegenError(f"{module_file.name} has no asyncio() function")
-    imports = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
-    summary = (ast.get_docstring(function) or "").strip().splitlines()[0:1]
-    return function, imports, summary[0] if summary else ""
+# --- the data the templates render ------------------------------------------------------------------
 
 
-def _type_imports(imports: list[ast.Import | ast.ImportFrom]) -> set[str]:
-    """The generated module's imports that annotations may need, re-rooted at fintoro_api/."""
-    lines = set()
-    for node in imports:
-        if isinstance(node, ast.ImportFrom) and node.level == 3 and node.module and node.module.startswith("models"):
-            for alias in node.names:
-                lines.add(f"from .{node.module} import {alias.name}")
-        elif isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.name in ("datetime", "uuid"):
-                    lines.add(f"import {alias.name}")
-    return lines
+@dataclass
+class Param:
+    name: str  # the facade's (natural) name
+    api_name: str  # the name in the API (path template, query string)
+    target: str  # the generated function's name for it
+    annotation: str
+    required: bool
+    positional: bool
+    doc: str
+    enum_class: str | None = None  # coerced from a string at call time
 
 
-def _item_type(
-    package: Path, function: ast.AsyncFunctionDef, imports: list[ast.Import | ast.ImportFrom]
-) -> tuple[str, str]:
-    """(item class, its import line) of a list response: the ``X`` of its ``data: list[X]`` field."""
-    page_class = ast.unparse(function.returns) if function.returns else ""
-    module = next(
-        (n.module for n in imports if isinstance(n, ast.ImportFrom) and any(a.name == page_class for a in n.names)),
-        None,
-    )
-    if module is None:
-        raise CodegenError(f"cannot find the module of {page_class}")
-    tree = ast.parse((package / (module.replace(".", "/") + ".py")).read_text(encoding="utf-8"))
-    for node in ast.walk(tree):
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id == "data":
-            match = re.search(r"list\[(\w+)\]", ast.unparse(node.annotation))
-            if match:
-                item = match.group(1)
-                for imp in ast.walk(tree):
-                    if isinstance(imp, ast.ImportFrom) and any(a.name == item for a in imp.names):
-                        return item, f"from .{imp.module} import {item}"
-    raise CodegenError(f"{page_class} has no typed `data: list[...]` field to paginate")
+@dataclass
+class Method:
+    action: str
+    operation_id: str
+    method: str
+    path: str
+    module: str  # "<resource>.<module>" under fintoro_api.api
+    summary: str
+    description: str
+    params: list[Param]
+    returns: str
+    binary: str | None
+    per_page_max: int | None
+    item: str | None  # the item class of a paginated list
+
+    @property
+    def save_name(self) -> str:
+        return "save" + self.action[len("download") :] if self.action.startswith("download") else f"save_{self.action}"
+
+    @property
+    def url(self) -> str:
+        """The path as an f-string over the facade's path parameters, each quoted."""
+        url = self.path
+        for p in self.params:
+            if p.positional:
+                url = url.replace("{" + p.api_name + "}", "{quote(str(" + p.name + '), safe="")}')
+        return url
+
+    @property
+    def enum_classes(self) -> list[str]:
+        return sorted({p.enum_class for p in self.params if p.enum_class})
+
+    @property
+    def filters(self) -> list[Param]:
+        """The parameters of the ``_all`` variant: all but the page controls."""
+        return [p for p in self.params if p.target not in ("page", "per_page")]
 
 
-def _pager_method(name: str, module: str, function: ast.AsyncFunctionDef, item: str, per_page_max: int) -> str:
-    args = function.args
-    filters = [
-        (a, d)
-        for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True)
-        if a.arg not in ("client", "page", "per_page")
-    ]
-    params = ["self", "*"]
-    for arg, _default in filters:
-        annotation = ast.unparse(arg.annotation) if arg.annotation else "Any"
-        if "Unset" not in annotation:
-            annotation = f"{annotation} | Unset"
-        params.append(f"{arg.arg}: {annotation} = UNSET")
-    params += ["per_page: int | None = None", "max_items: int | None = None"]
-    given = ", ".join(f"{a.arg}={a.arg}" for a, _ in filters)
-    tag, module_name = module.split(".")
-    return (
-        f"    def {name}_all({', '.join(params)}) -> AsyncPager[{item}]:\n"
-        f'        """Every item of ``{name}`` across all pages (``async for``), {per_page_max} per request.\n\n'
-        f"        ``per_page`` (1-{per_page_max}) overrides the page size; ``max_items`` stops early.\n"
-        f'        """\n'
-        f"        from .api.{tag} import {module_name}\n\n"
-        f"        filters = _given({given})\n\n"
-        f"        async def fetch(page: int, size: int) -> Any:\n"
-        f"            return await {module_name}.asyncio(client=self._client, page=page, per_page=size, **filters)\n\n"
-        f"        return AsyncPager(fetch, per_page=per_page, per_page_max={per_page_max}, max_items=max_items)\n"
-    )
+@dataclass
+class Resource:
+    name: str
+    class_name: str
+    methods: list[Method] = field(default_factory=list)
 
 
-def _module_path(module_file: Path) -> str:
-    tree = ast.parse(module_file.read_text(encoding="utf-8"))
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "PATH" for t in node.targets):
-            return str(ast.literal_eval(node.value))
-    raise CodegenError(f"{module_file.name} has no PATH")
+@dataclass
+class Facade:
+    resources: list[Resource]
+    imports: list[str]  # under TYPE_CHECKING: classes the annotations name
 
 
-def _save_method(name: str, path: str, function: ast.AsyncFunctionDef, content_type: str) -> str:
-    """``save_pdf(id, destination)``: stream a binary endpoint to a file through ``client.save``."""
-    positional = [a.arg for a in function.args.posonlyargs + function.args.args]
-    params = ", ".join(
-        f"{a.arg}: {ast.unparse(a.annotation) if a.annotation else 'Any'}"
-        for a in function.args.posonlyargs + function.args.args
-    )
-    url = path
-    for arg in positional:
-        url = url.replace("{" + arg + "}", "{quote(str(" + arg + '), safe="")}')
-    save_name = "save" + name[len("download") :] if name.startswith("download") else f"save_{name}"
-    return (
-        f"    async def {save_name}(\n"
-        f"        self, {params}, destination: str | os.PathLike[str], *, progress: ProgressCallback | None = None\n"
-        f"    ) -> int:\n"
-        f'        """Stream the {content_type} of ``{name}`` to ``destination`` atomically; return bytes written."""\n'
-        f'        return await self._client.save(f"{url}", destination, progress=progress)\n'
-    )
+# --- from the generator's parsed endpoints to that data -------------------------------------------
 
 
-def _method(name: str, module: str, function: ast.AsyncFunctionDef, summary: str) -> str:
-    args = function.args
-    positional = [a for a in args.posonlyargs + args.args]
-    keyword = [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if a.arg != "client"]
-    params = ["self"]
-    for arg in positional:
-        params.append(f"{arg.arg}: {ast.unparse(arg.annotation) if arg.annotation else 'Any'}")
-    if keyword:
-        params.append("*")
-    required_kw, optional_kw = [], []
-    for arg, default in keyword:
-        annotation = ast.unparse(arg.annotation) if arg.annotation else "Any"
-        if default is None:
-            params.append(f"{arg.arg}: {annotation}")
-            required_kw.append(arg.arg)
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if hasattr(value, "get_untrusted_value"):
+        return str(value.get_untrusted_value())
+    if hasattr(value, "as_unembedded_code"):
+        return str(value.as_unembedded_code())
+    return str(value)
+
+
+class _Types:
+    """Python annotations for parser properties, collecting the imports they need."""
+
+    def __init__(self) -> None:
+        self.imports: set[str] = set()
+
+    def of(self, prop: Any, *, widen_enums: bool = False) -> str:
+        base = self.bare(prop, widen_enums=widen_enums)
+        if prop.required:
+            return base
+        return f"{base.removesuffix(' | None')} | Unset | None" if base.endswith(" | None") else f"{base} | Unset"
+
+    def _class(self, prop: Any) -> str:
+        name = str(prop.class_info.name)
+        self.imports.add(f"from .models.{prop.class_info.module_name} import {name}")
+        return name
+
+    def bare(self, prop: Any, *, widen_enums: bool) -> str:
+        """The annotation without ``| Unset`` (what a value of the property is)."""
+        template = prop.template
+        if template == "enum_property.py.jinja":
+            name = self._class(prop)
+            if not widen_enums:
+                return name
+            values = ", ".join(f'"{value}"' for value in sorted(map(str, prop.values.values())))
+            return f"{name} | Literal[{values}]"
+        if template == "model_property.py.jinja":
+            return self._class(prop)
+        if template == "float_property.py.jinja":
+            return "Decimal"  # codegen/fidelity.py makes every number a Decimal
+        if template == "date_property.py.jinja":
+            return "datetime.date"
+        if template == "datetime_property.py.jinja":
+            return "datetime.datetime"
+        if template == "uuid_property.py.jinja":
+            self.imports.add("from uuid import UUID")
+            return "UUID"
+        if template == "file_property.py.jinja":
+            return "File"
+        if template == "list_property.py.jinja":
+            return f"list[{self.bare(prop.inner_property, widen_enums=widen_enums)}]"
+        if template == "union_property.py.jinja":
+            members = [self.bare(inner, widen_enums=widen_enums) for inner in prop.inner_properties]
+            return " | ".join(sorted(dict.fromkeys(members), key=lambda t: t == "None"))
+        code = _text(prop.get_base_type_string())
+        if code not in ("int", "str", "bool", "None", "Any"):
+            raise CodegenError(f"the facade has no annotation for a {template} ({code})")
+        return code
+
+
+def _wrap(text: str, width: int = 100) -> str:
+    """Long lines wrapped, line structure (lists, headings, blank lines) kept."""
+    lines = []
+    for line in text.strip().splitlines():
+        bullet = re.match(r"\s*(?:[-*]|\d+\.)\s+", line)
+        indent = " " * len(bullet.group()) if bullet else ""
+        lines.append(textwrap.fill(line.rstrip(), width, subsequent_indent=indent) if line.strip() else "")
+    return "\n".join(lines)
+
+
+def _natural_names(props: list[Any]) -> dict[int, str]:
+    """Each parameter's API name in snake case, unless two would clash (then the generator's name)."""
+    from openapi_python_client.strings import PythonIdentifier
+
+    natural = {id(p): str(PythonIdentifier(_text(p.name), "")) for p in props}
+    taken = list(natural.values())
+    return {
+        id(p): natural[id(p)] if taken.count(natural[id(p)]) == 1 and natural[id(p)] not in _RESERVED else p.python_name
+        for p in props
+    }
+
+
+def _success_type(endpoint: Any, types: _Types) -> str:
+    found: list[str] = []
+    for response in endpoint.responses.patterns:
+        low, high = response.status_code.range
+        if not (low >= 200 and high <= 299):
+            continue
+        if response.source["attribute"] == "None":
+            found.append("None")
         else:
-            if "Unset" not in annotation:
-                annotation = f"{annotation} | Unset"
-            params.append(f"{arg.arg}: {annotation} = UNSET")
-            optional_kw.append(arg.arg)
-    returns = ast.unparse(function.returns) if function.returns else "Any"
-    call = [a.arg for a in positional] + ["client=self._client"] + [f"{k}={k}" for k in required_kw]
-    if optional_kw:
-        call.append("**_given(" + ", ".join(f"{k}={k}" for k in optional_kw) + ")")
-    tag, module_name = module.split(".")
-    doc = (summary.rstrip(".") + ". " if summary else "") + f"Calls ``fintoro_api.api.{module}.asyncio``."
-    return (
-        f"    async def {name}({', '.join(params)}) -> {returns}:\n"
-        f'        """{doc}"""\n'
-        f"        from .api.{tag} import {module_name}\n\n"
-        f"        return await {module_name}.asyncio({', '.join(call)})\n"
+            found.append(types.bare(response.prop, widen_enums=False))
+    return " | ".join(sorted(set(found), key=lambda t: (t == "None", t))) or "None"
+
+
+def _page_item(endpoint: Any, types: _Types) -> str:
+    """The item class of a paginated list response: the ``X`` of its ``data: list[X]`` property."""
+    for response in endpoint.responses.patterns:
+        prop = response.prop
+        if response.status_code.range[0] >= 200 and prop.template == "model_property.py.jinja":
+            for inner in (prop.required_properties or []) + (prop.optional_properties or []):
+                if _text(inner.name) == "data" and inner.template == "list_property.py.jinja":
+                    return types.bare(inner.inner_property, widen_enums=False)
+    raise CodegenError(f"{endpoint.name} has a perPage parameter but no `data: list[...]` in its response")
+
+
+def _method(endpoint: Any, facts: dict[str, Any], types: _Types) -> Method:
+    resource = resource_of(facts["path"])
+    props = [
+        *endpoint.path_parameters,
+        *[body.prop for body in endpoint.bodies[:1]],
+        *endpoint.query_parameters,
+        *endpoint.header_parameters,
+    ]
+    if len(endpoint.bodies) > 1 or endpoint.cookie_parameters:
+        raise CodegenError(f"{endpoint.name}: several request bodies or cookie parameters are not supported")
+    names = _natural_names(props)
+    params = []
+    for prop in props:
+        is_path = any(prop is p for p in endpoint.path_parameters)
+        where = "path" if is_path else "query" if any(prop is p for p in endpoint.query_parameters) else ""
+        where = where or ("header" if any(prop is p for p in endpoint.header_parameters) else "body")
+        description = _text(prop.description)
+        default = f"Default: {prop.default.raw_value!r}." if prop.default else ""
+        example = f"Example: {_text(prop.example)}." if prop.example else ""
+        sent_as = "The request body." if where == "body" else f"``{_text(prop.name)}`` ({where})."
+        doc = " ".join(part for part in (" ".join(description.split()) or sent_as, default, example) if part)
+        params.append(
+            Param(
+                name=names[id(prop)],
+                api_name=_text(prop.name),
+                target=str(prop.python_name),
+                annotation=types.of(prop, widen_enums=True),
+                required=bool(prop.required),
+                positional=is_path,
+                doc=doc,
+                enum_class=str(prop.class_info.name) if prop.template == "enum_property.py.jinja" else None,
+            )
+        )
+    params.sort(key=lambda p: (not p.positional, not p.required))  # path, then required, then optional
+    per_page_max = facts["per_page_max"]
+    return Method(
+        action=action_name(facts["operation_id"], resource.split("_")),
+        operation_id=facts["operation_id"],
+        method=facts["method"],
+        path=facts["path"],
+        module=facts["module"],
+        summary=" ".join(_text(endpoint.summary).split()),
+        description=_wrap(_text(endpoint.description)),
+        params=params,
+        returns=_success_type(endpoint, types),
+        binary=facts["binary"],
+        per_page_max=per_page_max,
+        item=_page_item(endpoint, types) if per_page_max is not None else None,
     )
+
+
+def parse_endpoints(spec: dict[str, Any], config_file: Path) -> list[Any]:
+    """The generator's own endpoint objects for ``spec`` (as given to it), in spec order."""
+    from openapi_python_client.config import Config, ConfigFile, MetaType
+    from openapi_python_client.parser import GeneratorData
+
+    config = Config.from_sources(
+        ConfigFile.load_from_path(config_file), MetaType.NONE, "spec.json", "utf-8", True, None
+    )
+    data = GeneratorData.from_dict(spec, config=config)
+    if not hasattr(data, "endpoint_collections_by_tag"):
+        raise CodegenError(f"openapi-python-client could not parse the spec: {data}")
+    return [endpoint for collection in data.endpoint_collections_by_tag.values() for endpoint in collection.endpoints]
+
+
+def facade_data(endpoints: list[Any], facts: dict[tuple[str, str], dict[str, Any]]) -> Facade:
+    """Group the parsed endpoints by resource; ``facts`` maps (METHOD, path) to the spec index row."""
+    types = _Types()
+    resources: dict[str, Resource] = {}
+    for endpoint in endpoints:
+        # The generator renames path parameters ({creditNote} -> {credit_note}): match on the route's shape.
+        key = (endpoint.method.upper(), _PATH_PARAM.sub("{}", _text(endpoint.path)))
+        if key not in facts:
+            raise CodegenError(f"{key[0]} {_text(endpoint.path)} is not in the spec index")
+        method = _method(endpoint, facts[key], types)
+        name = resource_of(method.path)
+        resources.setdefault(name, Resource(name, class_name(name))).methods.append(method)
+    for resource in resources.values():
+        taken = [m.action for m in resource.methods]
+        taken += [f"{m.action}_all" for m in resource.methods if m.per_page_max is not None]
+        taken += [m.save_name for m in resource.methods if m.binary]
+        clashes = sorted({a for a in taken if taken.count(a) > 1} | ({"with_raw_response"} & set(taken)))
+        if clashes:
+            raise CodegenError(f"facade names collide on {resource.name}: {', '.join(clashes)}")
+    return Facade(resources=[resources[k] for k in sorted(resources)], imports=sorted(types.imports))
+
+
+def render(facade: Facade, template_dir: Path = TEMPLATE_DIR) -> tuple[str, str]:
+    """(the _resources.py source, the docs/api.md text) rendered from one data set."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(template_dir)),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,  # noqa: S701 - Python source and Markdown, not HTML
+    )
+    env.filters["docstring"] = _docstring_safe
+    return (
+        env.get_template(FACADE_TEMPLATE).render(facade=facade),
+        env.get_template(REFERENCE_TEMPLATE).render(facade=facade),
+    )
+
+
+def _docstring_safe(text: str) -> str:
+    """Text that can sit inside a triple-quoted docstring unchanged."""
+    return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+
+
+def build(package: Path, spec: dict[str, Any], config_file: Path) -> Facade:
+    """The facade's data for ``spec`` (as the generator got it) and ``package``'s spec index."""
+    facts = {}
+    for op in _load_index(package / "_spec_index.py").OPERATIONS.values():
+        facts[(op.method, _PATH_PARAM.sub("{}", op.path))] = {
+            "operation_id": op.operation_id,
+            "method": op.method,
+            "path": op.path,
+            "module": op.module,
+            "per_page_max": op.per_page_max,
+            "binary": op.binary,
+        }
+    return facade_data(parse_endpoints(spec, config_file), facts)
+
+
+def write(package: Path, spec: dict[str, Any], config_file: Path) -> str:
+    """Write ``package/_resources.py``; return the text of docs/api.md (written by the caller)."""
+    source, reference = render(build(package, spec, config_file))
+    (package / "_resources.py").write_text(source, encoding="utf-8")
+    return reference
+
+
+def _load_index(path: Path) -> Any:
+    """The spec index codegen/index.py just wrote (a data table), loaded from its file."""
+    loader_spec = importlib.util.spec_from_file_location("_fintoro_spec_index", path)
+    if loader_spec is None or loader_spec.loader is None:
+        raise CodegenError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(loader_spec)
+    loader_spec.loader.exec_module(module)
+    return module
 
 
 def write_facade(
@@ -200,71 +389,21 @@ def write_facade(
     per_page_max: dict[str, int | None],
     binary: dict[str, str | None],
 ) -> list[tuple[str, str, str, str]]:
-    """Write _resources.py; return (operationId, resource, action, module) rows for the docs table."""
-    by_resource: dict[str, list[tuple[str, str, str]]] = {}
+    """(operationId, resource, action, module) rows for docs/operations.md.
+
+    Called by codegen/index.py; the module itself is rendered by ``write`` once the index exists.
+    """
+    rows: list[tuple[str, str, str, str]] = []
     for _method_name, path, operation in operations:
         op_id = operation["operationId"]
         resource = resource_of(path)
         action = action_name(op_id, resource.split("_"))
-        by_resource.setdefault(resource, []).append((op_id, action, modules[op_id]))
-
-    imports: set[str] = set()
-    classes: list[str] = []
-    rows: list[tuple[str, str, str, str]] = []
-    for resource, entries in sorted(by_resource.items()):
-        actions = [action for _, action, _ in entries]
-        duplicates = sorted({a for a in actions if actions.count(a) > 1})
-        if duplicates:
-            raise CodegenError(f"facade names collide on {resource}: {', '.join(duplicates)}")
-        methods = []
-        for op_id, action, module in entries:
-            tag, name = module.split(".")
-            function, module_imports, summary = _signature(package / "api" / tag / f"{name}.py")
-            imports |= _type_imports(module_imports)
-            methods.append(_method(action, module, function, summary))
-            rows.append((op_id, resource, action, module))
-            if binary.get(op_id):
-                module_file = package / "api" / tag / f"{name}.py"
-                content_type = binary[op_id] or ""
-                methods.append(_save_method(action, _module_path(module_file), function, content_type))
-            maximum = per_page_max.get(op_id)
-            if maximum is not None:
-                item, item_import = _item_type(package, function, module_imports)
-                imports.add(item_import)
-                methods.append(_pager_method(action, module, function, item, maximum))
-                rows.append((op_id, resource, f"{action}_all", module))
-        classes.append(
-            f"class {_class_name(resource)}(_Resource):\n"
-            f'    """``client.{resource}``: {len(entries)} operation(s) under /{resource.replace("_", "-")}."""\n\n'
-            + "\n".join(methods)
-        )
-    accessors = "\n".join(
-        f"    @cached_property\n"
-        f"    def {resource}(self) -> {_class_name(resource)}:\n"
-        f"        return {_class_name(resource)}(self)  # type: ignore[arg-type]\n"
-        for resource in sorted(by_resource)
-    )
-    text = (
-        '"""The resource facade: ``client.<resource>.<action>(...)``. Generated by codegen/facade.py."""\n\n'
-        "from __future__ import annotations\n\n"
-        "import os\n"
-        "from functools import cached_property\n"
-        "from typing import TYPE_CHECKING, Any\n"
-        "from urllib.parse import quote\n\n"
-        "from ._pagination import AsyncPager\n"
-        "from .types import UNSET, Unset\n\n"
-        "if TYPE_CHECKING:\n"
-        "    from ._client import FintoroClient\n"
-        "    from ._transfers import ProgressCallback\n" + "".join(f"    {line}\n" for line in sorted(imports)) + "\n\n"
-        "def _given(**kwargs: Any) -> dict[str, Any]:\n"
-        '    """The keyword arguments the caller set; omitted ones keep the generated defaults."""\n'
-        "    return {key: value for key, value in kwargs.items() if value is not UNSET}\n\n\n"
-        "class _Resource:\n"
-        "    def __init__(self, client: FintoroClient) -> None:\n"
-        "        self._client = client\n\n\n" + "\n\n".join(classes) + "\n\nclass Resources:\n"
-        '    """Mixin giving a client one attribute per resource."""\n\n' + accessors
-    )
-    (package / "_resources.py").write_text(text, encoding="utf-8")
+        rows.append((op_id, resource, action, modules[op_id]))
+        if per_page_max.get(op_id) is not None:
+            rows.append((op_id, resource, f"{action}_all", modules[op_id]))
+        if binary.get(op_id):
+            save = "save" + action[len("download") :] if action.startswith("download") else f"save_{action}"
+            rows.append((op_id, resource, save, modules[op_id]))
     return rows
 
 
@@ -273,7 +412,7 @@ def operations_table(rows: list[tuple[str, str, str, str]]) -> str:
     lines = [
         "# Operations and their facade calls",
         "",
-        "Generated by `make generate` from the pinned spec; not committed.",
+        "Generated by `make generate` from the pinned spec; not committed. Signatures: docs/api.md.",
         "",
         "| operationId | facade call | generated module |",
         "|---|---|---|",

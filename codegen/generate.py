@@ -24,9 +24,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from . import fakedata, fidelity, index
+from . import facade, fakedata, fidelity, index
 from .errors import CodegenError
-from .facade import resource_of
 from .overlay import apply_overlays, load_overlays
 from .spec import ROOT
 
@@ -37,6 +36,7 @@ OVERLAY_DIR = ROOT / "overlays"
 TEMPLATE_DIR = OVERLAY_DIR / "templates"
 STAMP = "_generated.json"
 DOCS_TABLE = ROOT / "docs" / "operations.md"  # git-ignored: it lists the spec's operationIds
+API_REFERENCE = ROOT / "docs" / "api.md"  # git-ignored: it carries spec text
 # The generator's output we keep (its client.py, errors.py and __init__.py are
 # replaced by hand-written modules), plus the modules codegen/index.py writes.
 FROM_GENERATOR = ("api", "models", "types.py")
@@ -141,7 +141,7 @@ def grouped_by_resource(spec: dict[str, Any]) -> dict[str, Any]:
     for path, item in copied.get("paths", {}).items():
         for method in index.HTTP_METHODS:
             if method in item:
-                item[method]["tags"] = [resource_of(path)]
+                item[method]["tags"] = [facade.resource_of(path)]
     return copied
 
 
@@ -160,10 +160,12 @@ def generate(
     """
     check_tools()
     patched = apply_overlays(spec, load_overlays(OVERLAY_DIR.glob("*.overlay.yaml")))
+    grouped = grouped_by_resource(patched)
     with tempfile.TemporaryDirectory(prefix="fintoro-codegen-") as tmp:
-        out = run_generator(grouped_by_resource(patched), Path(tmp), template_dir)
+        out = run_generator(grouped, Path(tmp), template_dir)
         rewritten = fidelity.decimal_numbers(out) if exact_numbers else []
         summary, table = index.write_modules(out, raw_spec=spec, patched_spec=patched)
+        reference = facade.write(out, grouped, CONFIG_FILE)
         summary["decimal_modules"] = len(rewritten)
         fakedata.write(out, spec)
         # The post-hooks formatted the generator's output; re-format only what codegen changed or wrote.
@@ -177,6 +179,7 @@ def generate(
     if package_dir == PACKAGE_DIR:
         DOCS_TABLE.parent.mkdir(exist_ok=True)
         DOCS_TABLE.write_text(table, encoding="utf-8")
+        API_REFERENCE.write_text(reference, encoding="utf-8")
     return (
         f"generate: {summary['operations']} operations, {summary['models']} model modules "
         f"-> {package_dir.relative_to(ROOT) if package_dir.is_relative_to(ROOT) else package_dir}"

@@ -221,7 +221,7 @@ def write_modules(
         "OPERATIONS: dict[str, Operation] = {\n" + "".join(op_rows) + "}\n\n"
         "# Resource collection -> the operationId of its GET /<collection>/{id} (webhook events fetch through it).\n"
         f"SHOW_OPERATIONS: dict[str, str] = {show_operations(operations)!r}\n\n"
-        "# Binary downloads: (full-match pattern of the API path, content type).\n"
+        "# Binary downloads: (full-match pattern of the API path, operationId).\n"
         f"BINARY_ROUTES: tuple[tuple[str, str], ...] = {binary_routes(operations)!r}\n\n"
         "# A generated module's OPERATION (the generator's name for its operationId) -> operationId.\n"
         f"ENDPOINTS: dict[str, str] = {dict(sorted((name, op_id) for op_id, name in names.items()))!r}\n\n"
@@ -256,12 +256,11 @@ def show_operations(operations: Operations) -> dict[str, str]:
 
 
 def binary_routes(operations: Operations) -> tuple[tuple[str, str], ...]:
-    """(regex matching the API path, content type) of every binary download."""
+    """(regex matching the API path, operationId) of every binary download."""
     routes = []
     for _, path, operation, _ in operations:
-        binary = _binary_type(operation)
-        if binary:
-            routes.append(("^" + re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(path)) + "$", binary))
+        if _binary_type(operation):
+            routes.append(("^" + re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(path)) + "$", operation["operationId"]))
     return tuple(routes)
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar, cast, overload
+
+from .types import Unset
 
 
 class OpenStrEnum(StrEnum):
@@ -31,3 +33,27 @@ class OpenStrEnum(StrEnum):
 
     def __str__(self) -> str:
         return str(self._value_)
+
+
+E = TypeVar("E", bound=OpenStrEnum)
+
+
+@overload
+def coerce_enum(enum: type[E], value: E | str, name: str) -> E: ...
+@overload
+def coerce_enum(enum: type[E], value: E | str | Unset, name: str) -> E | Unset: ...
+def coerce_enum(enum: type[E], value: E | str | Unset, name: str) -> E | Unset:
+    """An enum argument given as a member or as one of its string values; anything else is a ValueError.
+
+    Requests are stricter than responses: a string the enum does not know is
+    most likely a typo, so it is refused before anything is sent. A value added
+    to the API later can still be sent as ``Enum("new-value")`` explicitly.
+    """
+    if isinstance(value, enum | Unset):
+        return value
+    if isinstance(value, str):
+        member = enum._value2member_map_.get(value)
+        if member is not None:
+            return cast(E, member)
+    known = ", ".join(repr(member.value) for member in enum)
+    raise ValueError(f"{name} must be one of {known} (or a {enum.__name__}), got {value!r}")

@@ -26,7 +26,7 @@ import urllib.parse
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import BinaryIO, cast
 
 import httpx
 
@@ -37,7 +37,7 @@ from ._headers import request_id_of
 from ._http import Sender
 
 CHUNK_SIZE = 64 * 1024
-ProgressCallback = Callable[[int, int | None], Any]
+ProgressCallback = Callable[[int, int | None], object]  # its return value is ignored
 # Never a download: an error page or an API error body that slipped through as 2xx.
 _NOT_A_FILE = ("application/json", "text/html", "text/plain", "application/problem+json")
 MAX_NAME_BYTES = 255  # NAME_MAX of common file systems (ext4, APFS, NTFS counts UTF-16 units: fewer)
@@ -48,12 +48,8 @@ _DIRECTORY_TEMP_NAME = "download"  # .download.<random>.part until the response 
 
 @functools.cache
 def _binary_routes() -> tuple[tuple[re.Pattern[str], _spec_index.Operation], ...]:
-    routes = []
-    for op in _spec_index.OPERATIONS.values():
-        if op.binary:
-            pattern = "^" + re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(op.path)) + "$"
-            routes.append((re.compile(pattern), op))
-    return tuple(routes)
+    """The generated BINARY_ROUTES table, compiled once."""
+    return tuple((re.compile(pattern), _spec_index.OPERATIONS[op_id]) for pattern, op_id in _spec_index.BINARY_ROUTES)
 
 
 def _binary_route(api_path: str) -> _spec_index.Operation | None:

@@ -205,28 +205,110 @@ async def test_a_bad_nullable_date_time_is_an_error_too() -> None:
     respx.get(f"{BASE}/webhook-subscriptions/1").respond(200, json={"id": 1, "lastSuccessAt": "yesterday"})
     respx.get(f"{BASE}/webhook-subscriptions/2").respond(200, json={"id": 2, "lastSuccessAt": None})
     async with FintoroClient("t", base_url=BASE, rate_limiter=NoRateLimit()) as client:
-        with pytest.raises(APIResponseValidationError, match=r"yesterday|isoformat|Invalid"):
+        with pytest.raises(APIResponseValidationError, match=r"WebhookSubscription\.lastSuccessAt: expected date-time"):
             await client.webhook_subscriptions.show(1)
         assert (await client.webhook_subscriptions.show(2)).last_success_at is None
 
 
 @pytest.mark.parametrize(
-    "bad",
+    ("bad", "message"),
     [
-        {"id": 301, "bankAccount": {"bank": ["a list where a Bank or null belongs"]}},  # nullable $ref
-        {"id": 301, "client": {"countryId": 703, "country": "SK"}},  # nullable $ref
-        {"id": 301, "client": {"subjectId": 12345678}},  # nullable string sent as a number
-        {"id": 301, "bankAccount": "a string where an object or null belongs"},
-        {"id": 301, "payments": [{"id": 1, "paymentDate": "not a date"}]},
-        {"id": 301, "items": [{"total": "19.99"}]},  # a number sent as a string
-        {"id": 301, "issueDate": "2026-13-45"},
-        {"id": 301, "discountValue": "ten"},  # nullable number
+        (
+            {"id": 301, "bankAccount": {"bank": ["a list where a Bank or null belongs"]}},  # nullable $ref
+            "Invoice.bankAccount.bank: expected object, got array",
+        ),
+        ({"id": 301, "client": {"countryId": 703, "country": "SK"}}, "Invoice.client.country: expected object"),
+        ({"id": 301, "client": {"subjectId": 12345678}}, "Invoice.client.subjectId: expected string, got integer"),
+        ({"id": 301, "bankAccount": "a string where an object"}, "Invoice.bankAccount: expected object, got string"),
+        (
+            {"id": 301, "payments": [{"id": 1}, {"id": 2, "paymentDate": "not a date"}]},
+            "Invoice.payments[1].paymentDate: expected date",
+        ),
+        ({"id": 301, "items": [{}, {}, {}, {"vatRate": "2"}]}, "Invoice.items[3].vatRate: expected number, got string"),
+        ({"id": 301, "issueDate": "2026-13-45"}, "Invoice.issueDate: expected date"),
+        ({"id": 301, "discountValue": "ten"}, "Invoice.discountValue: expected number, got string"),
+        ({"id": "abc"}, "Invoice.id: expected integer, got string"),
+        ({"id": True}, "Invoice.id: expected integer, got boolean"),
+        ({"id": 301, "hasVat": "false"}, "Invoice.hasVat: expected boolean, got string"),
+        ({"id": 301, "items": {}}, "Invoice.items: expected array, got object"),
+        ({"id": 301, "total": float("nan")}, "Invoice.total: expected number, got nan (not a finite number)"),
+        ({"id": 301, "total": float("inf")}, "Invoice.total: expected number, got inf (not a finite number)"),
+        ({"id": 301, "total": None}, "Invoice.total: expected number, got null"),
+        ([{"id": 301}], "Invoice: expected object, got array"),
     ],
 )
 @respx.mock
-async def test_values_that_do_not_parse_raise_response_validation_error(bad: dict[str, Any]) -> None:
-    respx.get(f"{BASE}/invoices/301").respond(200, json=bad, headers={"X-Request-Id": "req-bad"})
+async def test_values_that_do_not_fit_the_schema_raise_naming_the_path(bad: Any, message: str) -> None:
+    # NaN / Infinity go out as the bare JSON literals a broken server would send.
+    body = json.dumps(bad, allow_nan=True).encode()
+    respx.get(f"{BASE}/invoices/301").respond(200, content=body, headers={"X-Request-Id": "req-bad"})
     async with FintoroClient("t", base_url=BASE, rate_limiter=NoRateLimit()) as client:
         with pytest.raises(APIResponseValidationError) as caught:
             await client.invoices.show(301)
     assert caught.value.request_id == "req-bad"
+    assert message in str(caught.value)
+
+
+@respx.mock
+async def test_a_page_with_a_string_total_pages_is_an_error_not_a_short_export() -> None:
+    page = {"data": [{"id": 1}], "paginator": {"currentPage": 1, "totalPages": "5", "totalResults": 50}}
+    respx.get(f"{BASE}/invoices").respond(200, json=page, headers={"X-Request-Id": "req-page"})
+    async with FintoroClient("t", base_url=BASE, rate_limiter=NoRateLimit()) as client:
+        with pytest.raises(APIResponseValidationError, match=r"\.paginator\.totalPages: expected integer, got string"):
+            await client.invoices.list_all().to_list()
+
+
+@respx.mock
+async def test_whoami_without_a_company_name_is_an_error_not_company_none() -> None:
+    respx.get(f"{BASE}/whoami").respond(200, json={"id": 1, "name": None})
+    async with FintoroClient("t", base_url=BASE, rate_limiter=NoRateLimit()) as client:
+        with pytest.raises(APIResponseValidationError, match=r"name: expected string, got null"):
+            await client.current_company()
+
+
+def test_extra_fields_are_kept_and_unknown_enum_values_parse() -> None:
+    from fintoro_api.models import InvoicePreview
+
+    row = InvoicePreview.from_dict({"id": 1, "status": "refunded", "brandNew": {"x": [1]}})
+    assert row.status == "refunded" and not row.status.is_known
+    assert row.additional_properties == {"brandNew": {"x": [1]}}
+    assert row.to_dict()["brandNew"] == {"x": [1]}
+
+
+@pytest.mark.parametrize(
+    ("items", "message"),
+    [
+        ([{}, "a string where an item belongs"], "Invoice.items[1]: expected object, got string"),
+        ([{}, {}, None], "Invoice.items[2]: expected object, got null"),
+        ([[{"vatRate": 20}]], "Invoice.items[0]: expected object, got array"),
+    ],
+)
+def test_an_item_that_is_not_an_object_is_named_by_its_index(items: list[Any], message: str) -> None:
+    from fintoro_api._schema import SchemaMismatch
+    from fintoro_api.models import Invoice
+
+    with pytest.raises(SchemaMismatch) as caught:
+        Invoice.from_dict({"id": 1, "items": items})
+    assert str(caught.value) == message
+
+
+def test_the_garbage_collector_is_paused_only_while_a_body_is_parsed() -> None:
+    import gc
+
+    from fintoro_api._endpoint import parsing
+
+    response = httpx.Response(200, content=b"{}", request=httpx.Request("GET", f"{BASE}/invoices/1"))
+    assert gc.isenabled()
+    with parsing(response):
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(APIResponseValidationError), parsing(response):
+        raise TypeError("bad body")
+    assert gc.isenabled()
+    gc.disable()  # a user who runs without the cyclic GC keeps it off
+    try:
+        with parsing(response):
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

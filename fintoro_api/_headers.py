@@ -18,7 +18,11 @@ def request_id_of(headers: Mapping[str, str]) -> str | None:
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After value (delta-seconds or an HTTP date); None if absent or unreadable."""
+    """Seconds to wait from a Retry-After value (delta-seconds or an HTTP date); None if absent or unreadable.
+
+    "inf" and "1e400" parse as floats but are no wait at all: read as a number, one
+    such 429 would hold the company's rate-limit budget for ever.
+    """
     if value is None or not value.strip():
         return None
     value = value.strip()
@@ -27,7 +31,7 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     except ValueError:
         pass
     else:
-        return None if math.isnan(seconds) else max(0.0, seconds)
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(value)
         if when.tzinfo is None:

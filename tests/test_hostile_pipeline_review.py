@@ -1,0 +1,50 @@
+"""Issue 13 review: attacks on the request pipeline that the first round of hostile tests missed.
+
+Each test is a defect found by attacking the pipeline as a hostile server or a
+careless caller; it failed before the commit that fixed it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from fintoro_api import FintoroClient, TooManyRequestsError
+
+from .support.rawhttp import Reply, Request, raw_server
+
+TOKEN = "tok_live_REVIEW_0123456789abcdef"
+JSON = {"Content-Type": "application/json"}
+WHOAMI = json.dumps({"name": "Acme"}).encode()
+
+
+class Recorder:
+    """A raw handler that records every request and answers with ``reply(request, number)``."""
+
+    def __init__(self, reply: Any) -> None:
+        self.reply = reply
+        self.seen: list[Request] = []
+
+    async def __call__(self, request: Request) -> Reply:
+        self.seen.append(request)
+        result: Reply = self.reply(request, len(self.seen))
+        return result
+
+
+@pytest.mark.parametrize("retry_after", ["inf", "Infinity", "1e400", "-inf"])
+async def test_one_429_with_an_infinite_retry_after_does_not_block_the_company_forever(retry_after: str) -> None:
+    # The default in-memory limiter holds the company until Retry-After; "inf" read as a number held it for ever.
+    def throttle_once(request: Request, number: int) -> Reply:
+        if number == 1:
+            return Reply(429, {**JSON, "Retry-After": retry_after}, b'{"message": "Too Many Attempts."}')
+        return Reply(200, JSON, WHOAMI)
+
+    server = Recorder(throttle_once)
+    async with raw_server(server) as url, FintoroClient(TOKEN, base_url=url, timeout=5, max_retries=0) as client:
+        with pytest.raises(TooManyRequestsError) as caught:
+            await client.whoami.show()
+        assert caught.value.retry_after is None, "an infinite wait is not a readable Retry-After"
+        assert (await client.whoami.show()).name == "Acme"
+    assert len(server.seen) == 2

@@ -78,6 +78,9 @@ def _base_url(value: str) -> httpx.URL:
     if url.userinfo:
         # It would show in reprs and logs; the token is the only credential the API takes.
         raise ValueError("base_url must not contain a user name or password (pass the API token as token=)")
+    if "?" in value or "#" in value:
+        # Paths are appended to the base URL as text: they would land in its query or fragment.
+        raise ValueError("base_url must not contain a query (?...) or fragment (#...)")
     return url
 
 

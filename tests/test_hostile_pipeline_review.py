@@ -48,3 +48,13 @@ async def test_one_429_with_an_infinite_retry_after_does_not_block_the_company_f
         assert caught.value.retry_after is None, "an infinite wait is not a readable Retry-After"
         assert (await client.whoami.show()).name == "Acme"
     assert len(server.seen) == 2
+
+
+@pytest.mark.parametrize("suffix", ["/api?tenant=1", "/api#v1", "/api?"])
+async def test_a_base_url_with_a_query_or_fragment_is_refused_instead_of_swallowing_every_path(suffix: str) -> None:
+    # "https://host/api?tenant=1" + "/whoami" sent GET /api?tenant=1/whoami: every call hit /api.
+    server = Recorder(lambda request, number: Reply(200, JSON, WHOAMI))
+    async with raw_server(server) as url:
+        with pytest.raises(ValueError, match="base_url"):
+            FintoroClient(TOKEN, base_url=url + suffix)
+    assert server.seen == []

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from fintoro_api import FintoroClient, TooManyRequestsError
+from fintoro_api import APIResponseValidationError, FintoroClient, NoRateLimit, TooManyRequestsError
 
 from .support.rawhttp import Reply, Request, raw_server
 
@@ -58,3 +58,13 @@ async def test_a_base_url_with_a_query_or_fragment_is_refused_instead_of_swallow
         with pytest.raises(ValueError, match="base_url"):
             FintoroClient(TOKEN, base_url=url + suffix)
     assert server.seen == []
+
+
+@pytest.mark.parametrize("status", [218, 299])
+async def test_a_2xx_status_python_does_not_know_is_a_typed_error_not_a_raw_value_error(status: int) -> None:
+    # HTTPStatus(299) raised "ValueError: 299 is not a valid HTTPStatus" before the body was looked at.
+    server = Recorder(lambda request, number: Reply(status, JSON, WHOAMI))
+    async with raw_server(server) as url, FintoroClient(TOKEN, base_url=url, rate_limiter=NoRateLimit()) as client:
+        with pytest.raises(APIResponseValidationError, match=f"status {status} is not declared"):
+            await client.whoami.show()
+    assert len(server.seen) == 1

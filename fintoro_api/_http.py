@@ -282,8 +282,9 @@ class Sender:
         """One exchange: wait for the rate limit, send, learn from the answer. Non-2xx bodies are read."""
         key = self.rate_limit_key
         started = None  # set once the rate limiter let the request go
+        scope = asyncio.timeout_at(deadline.at)
         try:
-            async with asyncio.timeout_at(deadline.at):
+            async with scope:
                 await self._core.limiter.acquire(key, max_wait=deadline.remaining())
                 started = time.monotonic()
                 response = await self._core.exchange(request, stream=stream)
@@ -295,6 +296,13 @@ class Sender:
             log_attempt(request, exc, started or time.monotonic(), attempt)
             return exc
         except TimeoutError:
+            if not scope.expired():
+                if started is None:  # the limiter's own failure, not ours to rename
+                    raise
+                # A caller's transport timing out with asyncio.wait_for: a timeout like httpx's own.
+                failed = httpx.TimeoutException("the transport timed out", request=request)
+                log_attempt(request, failed, started, attempt)
+                return failed
             if started is None:  # the limiter ignored max_wait and slept into the deadline
                 raise RateLimitDeadlineError(None, request=request) from None
             passed = _DeadlinePassed()

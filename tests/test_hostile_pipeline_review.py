@@ -6,18 +6,28 @@ careless caller; it failed before the commit that fixed it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
+import httpx
 import pytest
 
-from fintoro_api import APIResponseValidationError, FintoroClient, NoRateLimit, TooManyRequestsError
+from fintoro_api import (
+    APIResponseValidationError,
+    APITimeoutError,
+    FintoroClient,
+    NoRateLimit,
+    RetryPolicy,
+    TooManyRequestsError,
+)
 
 from .support.rawhttp import Reply, Request, raw_server
 
 TOKEN = "tok_live_REVIEW_0123456789abcdef"
 JSON = {"Content-Type": "application/json"}
 WHOAMI = json.dumps({"name": "Acme"}).encode()
+FAST = RetryPolicy(max_retries=1, initial_delay=0.001, max_delay=0.01)
 
 
 class Recorder:
@@ -68,3 +78,50 @@ async def test_a_2xx_status_python_does_not_know_is_a_typed_error_not_a_raw_valu
         with pytest.raises(APIResponseValidationError, match=f"status {status} is not declared"):
             await client.whoami.show()
     assert len(server.seen) == 1
+
+
+class WaitForTransport(httpx.AsyncBaseTransport):
+    """A caller's transport that bounds each exchange with asyncio.wait_for (it raises the builtin TimeoutError)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await asyncio.wait_for(self.inner.handle_async_request(request), self.seconds)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+@pytest.mark.parametrize("timeout", [None, httpx.Timeout(30.0), 30.0], ids=["None", "httpx.Timeout", "deadline"])
+async def test_a_transports_own_timeout_error_is_an_api_timeout_not_a_type_error_or_our_deadline(
+    timeout: float | httpx.Timeout | None,
+) -> None:
+    # With no deadline, formatting "the call's deadline of None s" raised TypeError; with one, the
+    # transport's timeout was reported as the 30 s deadline passing.
+    async def never_answer(request: Request) -> Reply:
+        await asyncio.sleep(5)
+        return Reply(200, JSON, WHOAMI)
+
+    seen: list[Request] = []
+
+    async def handler(request: Request) -> Reply:
+        seen.append(request)
+        return await never_answer(request)
+
+    async with (
+        raw_server(handler) as url,
+        FintoroClient(
+            TOKEN,
+            base_url=url,
+            timeout=timeout,
+            transport=WaitForTransport(0.2),
+            rate_limiter=NoRateLimit(),
+            retry=FAST,
+        ) as client,
+    ):
+        with pytest.raises(APITimeoutError) as caught:
+            await client.whoami.show()
+    assert "deadline" not in str(caught.value) and TOKEN not in str(caught.value)
+    assert len(seen) == 2, "a timed-out GET is retried like any other timeout"

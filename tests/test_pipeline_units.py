@@ -221,3 +221,11 @@ def test_generation_time_tables_agree_with_what_the_webhook_and_transfer_layers_
     assert {c: op.operation_id for c, op in show_operations().items()} == _spec_index.SHOW_OPERATIONS
     derived = [(pattern.pattern, op.binary) for pattern, op in _transfers._binary_routes()]
     assert derived == list(_spec_index.BINARY_ROUTES)
+
+
+@pytest.mark.parametrize("retries_done", [1023, 1024, 5000])
+def test_backoff_stays_capped_however_many_retries_were_made(retries_done: int) -> None:
+    # 0.5 * 2**1024 is past float's range: a long-running job with a large max_retries hit OverflowError.
+    policy = RetryPolicy(max_retries=10_000, initial_delay=0.5, max_delay=8.0)
+    assert 6.0 <= policy.backoff(retries_done) <= 8.0
+    assert 6.0 <= (policy.next_delay(_request("GET"), _response(503), retries_done) or 0) <= 8.0

@@ -18,6 +18,7 @@ from fintoro_api import (
     APITimeoutError,
     FintoroClient,
     NoRateLimit,
+    RateLimitDeadlineError,
     RetryPolicy,
     TooManyRequestsError,
 )
@@ -125,3 +126,20 @@ async def test_a_transports_own_timeout_error_is_an_api_timeout_not_a_type_error
             await client.whoami.show()
     assert "deadline" not in str(caught.value) and TOKEN not in str(caught.value)
     assert len(seen) == 2, "a timed-out GET is retried like any other timeout"
+
+
+async def test_a_rate_limit_wait_cut_by_the_deadline_says_so_in_a_sentence() -> None:
+    # The default limiter holds the company after a 429; the next call's wait is cut by its deadline.
+    def throttle_once(request: Request, number: int) -> Reply:
+        if number == 1:
+            return Reply(429, {**JSON, "Retry-After": "30"}, b'{"message": "Too Many Attempts."}')
+        return Reply(200, JSON, WHOAMI)
+
+    server = Recorder(throttle_once)
+    async with raw_server(server) as url, FintoroClient(TOKEN, base_url=url, timeout=0.5, max_retries=0) as client:
+        with pytest.raises(TooManyRequestsError):
+            await client.whoami.show()
+        with pytest.raises(RateLimitDeadlineError) as caught:
+            await client.whoami.show()
+    assert str(caught.value) == "rate limit: the company's next request slot is past this call's deadline"
+    assert len(server.seen) == 1

@@ -28,6 +28,7 @@ from .support.rawhttp import Reply, Request, raw_server
 TOKEN = "tok_live_REVIEW_0123456789abcdef"
 JSON = {"Content-Type": "application/json"}
 WHOAMI = json.dumps({"name": "Acme"}).encode()
+COUNTRIES = json.dumps({"data": [{"id": 1, "name": "Slovensko", "code": "SK"}]}).encode()
 FAST = RetryPolicy(max_retries=1, initial_delay=0.001, max_delay=0.01)
 
 
@@ -143,3 +144,23 @@ async def test_a_rate_limit_wait_cut_by_the_deadline_says_so_in_a_sentence() -> 
             await client.whoami.show()
     assert str(caught.value) == "rate limit: the company's next request slot is past this call's deadline"
     assert len(server.seen) == 1
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        Reply(200, {"Content-Type": "text/html"}, b"<html>maintenance</html>"),
+        Reply(200, JSON, b'{"data": [{"id": 1, "name": "Slovensko", "co'),
+        Reply(200, JSON, b""),
+    ],
+    ids=["html", "cut-json", "empty"],
+)
+async def test_a_2xx_lookup_that_is_not_json_is_not_cached_so_the_next_call_asks_again(first: Reply) -> None:
+    # A proxy's 200 maintenance page was stored and replayed: every later call failed until the cache was cleared.
+    server = Recorder(lambda request, number: first if number == 1 else Reply(200, JSON, COUNTRIES))
+    async with raw_server(server) as url, FintoroClient(TOKEN, base_url=url, rate_limiter=NoRateLimit()) as client:
+        with pytest.raises(APIResponseValidationError):
+            await client.countries.list()
+        assert [country.code for country in (await client.countries.list()).data] == ["SK"]
+        assert [country.code for country in (await client.countries.list()).data] == ["SK"]
+    assert len(server.seen) == 2, "the good answer is cached, the bad one was not"

@@ -164,3 +164,17 @@ async def test_a_2xx_lookup_that_is_not_json_is_not_cached_so_the_next_call_asks
         assert [country.code for country in (await client.countries.list()).data] == ["SK"]
         assert [country.code for country in (await client.countries.list()).data] == ["SK"]
     assert len(server.seen) == 2, "the good answer is cached, the bad one was not"
+
+
+@pytest.mark.parametrize("language", ["slovenčina", "sk\r\nX-Injected: 1", "sk\x00", " sk"])
+async def test_an_accept_language_that_cannot_be_a_header_is_refused_when_the_client_is_made(language: str) -> None:
+    # "slovenčina" raised a raw UnicodeEncodeError from httpx on every call; "sk\r\n..." failed every call.
+    server = Recorder(lambda request, number: Reply(200, JSON, WHOAMI))
+    async with raw_server(server) as url:
+        with pytest.raises(ValueError, match="accept_language"):
+            FintoroClient(TOKEN, base_url=url, accept_language=language)
+        async with FintoroClient(TOKEN, base_url=url, rate_limiter=NoRateLimit()) as client:
+            with pytest.raises(ValueError, match="accept_language"):
+                client.with_options(accept_language=language)
+            assert (await client.with_options(accept_language="sk-SK, en;q=0.8").whoami.show()).name == "Acme"
+    assert [request.headers.get("accept-language") for request in server.seen] == ["sk-SK, en;q=0.8"]

@@ -9,8 +9,18 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import attrs
+import httpx
 
 _MAX_DIGITS = 18  # fits an int64; anything longer is not a count or a Unix time
+
+
+# Headers that describe how a body travelled, not what it is.
+_WIRE_HEADERS = frozenset({b"content-encoding", b"content-length", b"transfer-encoding"})
+
+
+def without_wire_headers(headers: httpx.Headers) -> list[tuple[bytes, bytes]]:
+    """``headers`` for a response rebuilt around a decoded (or absent) body: the wire encoding headers dropped."""
+    return [(name, value) for name, value in headers.raw if name.lower() not in _WIRE_HEADERS]
 
 
 def request_id_of(headers: Mapping[str, str]) -> str | None:

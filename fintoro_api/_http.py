@@ -40,6 +40,7 @@ from ._exceptions import (
     UnsafeURLError,
     status_error,
 )
+from ._headers import without_wire_headers
 from ._logging import log_attempt
 from ._lookup_cache import LookupCache
 from ._ratelimit import RateLimiter, WaitTooLong
@@ -292,6 +293,12 @@ class Sender:
                     await _read_and_close(response)
         except WaitTooLong as exc:
             raise RateLimitDeadlineError(exc.wait, request=request) from None
+        except httpx.HTTPStatusError as exc:
+            # A caller's http_client hook (raise_for_status) raised before the body was read; httpx closed it.
+            # The status and headers still decide retries and the typed error.
+            response = httpx.Response(
+                exc.response.status_code, headers=without_wire_headers(exc.response.headers), request=request
+            )
         except httpx.HTTPError as exc:
             log_attempt(request, exc, started or time.monotonic(), attempt)
             return exc
@@ -308,7 +315,7 @@ class Sender:
             passed = _DeadlinePassed()
             log_attempt(request, passed, started, attempt)
             return passed
-        log_attempt(request, response, started, attempt)
+        log_attempt(request, response, started or time.monotonic(), attempt)
         await self._core.limiter.observe(key, response.headers, response.status_code)
         return response
 

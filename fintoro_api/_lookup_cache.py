@@ -20,8 +20,7 @@ from collections.abc import Awaitable, Callable
 import httpx
 
 from . import _json
-
-_WIRE_HEADERS = frozenset({b"content-encoding", b"content-length", b"transfer-encoding"})
+from ._headers import without_wire_headers
 
 CacheKey = tuple[str, str, str]  # token fingerprint, URL, Accept-Language
 
@@ -42,8 +41,7 @@ class LookupCache:
             return httpx.Response(status, headers=headers, content=content, request=request)
         response = await send(request)
         if _is_json_object(response.content):
-            headers = [(name, value) for name, value in response.headers.raw if name.lower() not in _WIRE_HEADERS]
-            self._entries[key] = (response.status_code, headers, response.content)
+            self._entries[key] = (response.status_code, without_wire_headers(response.headers), response.content)
         return response
 
     def clear(self) -> None:

@@ -18,6 +18,7 @@ from fintoro_api import (
     APITimeoutError,
     FintoroClient,
     NoRateLimit,
+    NotFoundError,
     RateLimitDeadlineError,
     RetryPolicy,
     TooManyRequestsError,
@@ -178,3 +179,29 @@ async def test_an_accept_language_that_cannot_be_a_header_is_refused_when_the_cl
                 client.with_options(accept_language=language)
             assert (await client.with_options(accept_language="sk-SK, en;q=0.8").whoami.show()).name == "Acme"
     assert [request.headers.get("accept-language") for request in server.seen] == ["sk-SK, en;q=0.8"]
+
+
+async def test_a_raise_for_status_hook_on_a_callers_http_client_keeps_typed_errors_and_retries() -> None:
+    # The hook's HTTPStatusError is an httpx.HTTPError: a 404 surfaced as APIConnectionError("transport failure")
+    # and a 503 was never retried.
+    def answer(request: Request, number: int) -> Reply:
+        if request.path.endswith("/invoices/1"):
+            return Reply(404, JSON, b'{"message": "No query results for model."}')
+        if number == 2:
+            return Reply(503, {**JSON, "Retry-After": "0"}, b'{"message": "down"}')
+        return Reply(200, JSON, WHOAMI)
+
+    async def raise_for_status(response: httpx.Response) -> None:
+        response.raise_for_status()
+
+    server = Recorder(answer)
+    async with (
+        raw_server(server) as url,
+        httpx.AsyncClient(event_hooks={"response": [raise_for_status]}) as http,
+        FintoroClient(TOKEN, base_url=url, http_client=http, rate_limiter=NoRateLimit(), retry=FAST) as client,
+    ):
+        with pytest.raises(NotFoundError) as caught:
+            await client.invoices.show(1)
+        assert caught.value.status_code == 404
+        assert (await client.whoami.show()).name == "Acme"
+    assert [request.path.rsplit("/", 1)[-1] for request in server.seen] == ["1", "whoami", "whoami"]

@@ -270,12 +270,14 @@ class Sender:
             if isinstance(outcome, httpx.Response) and outcome.is_success:
                 return outcome
             delay = None if isinstance(outcome, _DeadlinePassed) else policy.next_delay(request, outcome, retries)
-            if delay is None or not deadline.allows(delay):
-                cause = outcome if isinstance(outcome, _QUOTABLE_ERRORS) else None
-                raise self._error(request, outcome, deadline, may_have_acted) from cause
-            may_have_acted = may_have_acted or _may_have_acted(outcome)
-            await asyncio.sleep(delay)
-            retries += 1
+            if delay is not None and deadline.allows(delay):
+                await asyncio.sleep(delay)
+                if not self._core.closed:  # after aclose() nothing is sent: it would reopen the pool
+                    may_have_acted = may_have_acted or _may_have_acted(outcome)
+                    retries += 1
+                    continue
+            cause = outcome if isinstance(outcome, _QUOTABLE_ERRORS) else None
+            raise self._error(request, outcome, deadline, may_have_acted) from cause
 
     async def _attempt(
         self, request: httpx.Request, deadline: _Deadline, *, stream: bool, attempt: int

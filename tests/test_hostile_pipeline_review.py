@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from fintoro_api import (
+    APIConnectionError,
     APIResponseValidationError,
     APITimeoutError,
     FintoroClient,
@@ -21,6 +22,7 @@ from fintoro_api import (
     NotFoundError,
     RateLimitDeadlineError,
     RetryPolicy,
+    ServiceUnavailableError,
     TooManyRequestsError,
 )
 
@@ -205,3 +207,21 @@ async def test_a_raise_for_status_hook_on_a_callers_http_client_keeps_typed_erro
         assert caught.value.status_code == 404
         assert (await client.whoami.show()).name == "Acme"
     assert [request.path.rsplit("/", 1)[-1] for request in server.seen] == ["1", "whoami", "whoami"]
+
+
+async def test_a_client_closed_during_a_call_sends_no_retry_on_a_new_connection() -> None:
+    # The retry after aclose() opened a fresh connection in the closed pool (and left it open).
+    clients: list[FintoroClient] = []
+
+    async def close_then_fail(request: Request) -> Reply:
+        server.seen.append(request)
+        await clients[0].aclose()  # the caller shuts down while this attempt is in flight
+        return Reply(503, {**JSON, "Retry-After": "0"}, b'{"message": "down"}')
+
+    server = Recorder(None)
+    async with raw_server(close_then_fail) as url:
+        clients.append(FintoroClient(TOKEN, base_url=url, rate_limiter=NoRateLimit(), retry=FAST))
+        # The attempt in flight ends as the close left it (a 503 or a cut read); either way it is the last.
+        with pytest.raises((ServiceUnavailableError, APIConnectionError)):
+            await clients[0].whoami.show()
+    assert len(server.seen) == 1

@@ -21,7 +21,7 @@ import attrs
 import httpx
 
 from . import _transfers
-from ._headers import RateLimitInfo
+from ._headers import RateLimitInfo, check_accept_language
 from ._http import Core, NoCookies, ScopeOptions, Sender
 from ._logging import setup_from_env
 from ._lookup_cache import LookupCache
@@ -66,16 +66,6 @@ def _own_pool(transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient |
     if urllib.request.getproxies():
         return httpx.AsyncClient(limits=DEFAULT_LIMITS, cookies=NoCookies())
     return httpx.AsyncHTTPTransport(limits=DEFAULT_LIMITS)
-
-
-def _accept_language(value: str | None) -> str | None:
-    """``value`` if it can be sent as an Accept-Language header ("sk", "sk-SK,en;q=0.8"), else a ValueError."""
-    if value is None:
-        return None
-    if not isinstance(value, str) or not all(" " <= char <= "~" for char in value) or value != value.strip():
-        # httpx would fail on every call: UnicodeEncodeError for "slovenčina", a protocol error for "sk\r\n".
-        raise ValueError("accept_language must be printable ASCII language tags, e.g. 'sk' or 'sk-SK,en;q=0.8'")
-    return value
 
 
 def _base_url(value: str) -> httpx.URL:
@@ -148,7 +138,7 @@ class FintoroClient(Resources):
         phase_timeouts, deadline = _timeouts(timeout)
         options = ScopeOptions(
             token=bearer_token(token),
-            accept_language=_accept_language(accept_language),
+            accept_language=check_accept_language(accept_language),
             timeout=phase_timeouts,
             deadline=deadline,
             retry=retry if retry is not None else RetryPolicy(max_retries=max_retries),
@@ -206,7 +196,7 @@ class FintoroClient(Resources):
         """
         changes: dict[str, Any] = {}
         if not isinstance(accept_language, Unset):
-            changes["accept_language"] = _accept_language(accept_language)
+            changes["accept_language"] = check_accept_language(accept_language)
         if not isinstance(timeout, Unset):
             changes["timeout"], changes["deadline"] = _timeouts(timeout)
         if not isinstance(max_retries, Unset):

@@ -23,6 +23,16 @@ def without_wire_headers(headers: httpx.Headers) -> list[tuple[bytes, bytes]]:
     return [(name, value) for name, value in headers.raw if name.lower() not in _WIRE_HEADERS]
 
 
+def check_accept_language(value: str | None) -> str | None:
+    """``value`` if it can be sent as an Accept-Language header ("sk", "sk-SK,en;q=0.8"), else a ValueError."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not all(" " <= char <= "~" for char in value) or value != value.strip():
+        # httpx would fail on every call: UnicodeEncodeError for "slovenčina", a protocol error for "sk\r\n".
+        raise ValueError("accept_language must be printable ASCII language tags, e.g. 'sk' or 'sk-SK,en;q=0.8'")
+    return value
+
+
 def request_id_of(headers: Mapping[str, str]) -> str | None:
     return headers.get("x-request-id")
 

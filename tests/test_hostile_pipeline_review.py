@@ -179,6 +179,8 @@ async def test_an_accept_language_that_cannot_be_a_header_is_refused_when_the_cl
         async with FintoroClient(TOKEN, base_url=url, rate_limiter=NoRateLimit()) as client:
             with pytest.raises(ValueError, match="accept_language"):
                 client.with_options(accept_language=language)
+            with pytest.raises(ValueError, match="accept_language"):
+                await client.countries.list(accept_language=language)  # the lookups take it per call
             assert (await client.with_options(accept_language="sk-SK, en;q=0.8").whoami.show()).name == "Acme"
     assert [request.headers.get("accept-language") for request in server.seen] == ["sk-SK, en;q=0.8"]
 

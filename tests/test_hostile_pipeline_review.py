@@ -17,6 +17,7 @@ from fintoro_api import (
     APIConnectionError,
     APIResponseValidationError,
     APITimeoutError,
+    DownloadInterruptedError,
     FintoroClient,
     NoRateLimit,
     NotFoundError,
@@ -227,3 +228,22 @@ async def test_a_client_closed_during_a_call_sends_no_retry_on_a_new_connection(
         with pytest.raises((ServiceUnavailableError, APIConnectionError)):
             await clients[0].whoami.show()
     assert len(server.seen) == 1
+
+
+async def test_a_download_body_outlives_the_deadline_but_each_read_is_bounded_by_the_same_seconds() -> None:
+    # README: the deadline covers reaching the body; the body then streams with a per-read limit of `timeout`.
+    pdf = b"%PDF-1.7 " + b"x" * 30
+
+    def answer(request: Request, number: int) -> Reply:
+        if request.path.endswith("/1/pdf"):  # 39 bytes, 0.05 s apart: ~2 s in all, never 0.5 s without a byte
+            return Reply(200, {"Content-Type": "application/pdf"}, pdf, drip_interval=0.05)
+        return Reply(200, {"Content-Type": "application/pdf"}, pdf[:5], drip_interval=3.0)  # stalls after a byte
+
+    server = Recorder(answer)
+    async with raw_server(server) as url, FintoroClient(TOKEN, base_url=url, timeout=0.5, max_retries=0) as client:
+        async with client.stream("/invoices/1/pdf") as download:
+            assert b"".join([chunk async for chunk in download.iter_bytes()]) == pdf
+        with pytest.raises(DownloadInterruptedError, match="ReadTimeout"):
+            async with client.stream("/invoices/2/pdf") as stalled:
+                async for _ in stalled.iter_bytes():
+                    pass

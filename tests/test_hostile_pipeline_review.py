@@ -235,12 +235,12 @@ async def test_a_download_body_outlives_the_deadline_but_each_read_is_bounded_by
     pdf = b"%PDF-1.7 " + b"x" * 30
 
     def answer(request: Request, number: int) -> Reply:
-        if request.path.endswith("/1/pdf"):  # 39 bytes, 0.05 s apart: ~2 s in all, never 0.5 s without a byte
+        if request.path.endswith("/1/pdf"):  # 39 bytes, 0.05 s apart: ~2 s in all, never 1 s without a byte
             return Reply(200, {"Content-Type": "application/pdf"}, pdf, drip_interval=0.05)
-        return Reply(200, {"Content-Type": "application/pdf"}, pdf[:5], drip_interval=3.0)  # stalls after a byte
+        return Reply(200, {"Content-Type": "application/pdf"}, pdf[:5], drip_interval=1.5)  # stalls after a byte
 
     server = Recorder(answer)
-    async with raw_server(server) as url, FintoroClient(TOKEN, base_url=url, timeout=0.5, max_retries=0) as client:
+    async with raw_server(server) as url, FintoroClient(TOKEN, base_url=url, timeout=1.0, max_retries=0) as client:
         async with client.stream("/invoices/1/pdf") as download:
             assert b"".join([chunk async for chunk in download.iter_bytes()]) == pdf
         with pytest.raises(DownloadInterruptedError, match="ReadTimeout"):

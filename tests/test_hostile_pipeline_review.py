@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
 
 import httpx
 import pytest
@@ -27,7 +26,7 @@ from fintoro_api import (
     TooManyRequestsError,
 )
 
-from .support.rawhttp import Reply, Request, raw_server
+from .support.rawhttp import Recorder, Reply, Request, raw_server
 
 TOKEN = "tok_live_REVIEW_0123456789abcdef"
 JSON = {"Content-Type": "application/json"}
@@ -36,24 +35,11 @@ COUNTRIES = json.dumps({"data": [{"id": 1, "name": "Slovensko", "code": "SK"}]})
 FAST = RetryPolicy(max_retries=1, initial_delay=0.001, max_delay=0.01)
 
 
-class Recorder:
-    """A raw handler that records every request and answers with ``reply(request, number)``."""
-
-    def __init__(self, reply: Any) -> None:
-        self.reply = reply
-        self.seen: list[Request] = []
-
-    async def __call__(self, request: Request) -> Reply:
-        self.seen.append(request)
-        result: Reply = self.reply(request, len(self.seen))
-        return result
-
-
 @pytest.mark.parametrize("retry_after", ["inf", "Infinity", "1e400", "-inf"])
 async def test_one_429_with_an_infinite_retry_after_does_not_block_the_company_forever(retry_after: str) -> None:
     # The default in-memory limiter holds the company until Retry-After; "inf" read as a number held it for ever.
-    def throttle_once(request: Request, number: int) -> Reply:
-        if number == 1:
+    def throttle_once(request: Request) -> Reply:
+        if len(server.seen) == 1:
             return Reply(429, {**JSON, "Retry-After": retry_after}, b'{"message": "Too Many Attempts."}')
         return Reply(200, JSON, WHOAMI)
 
@@ -69,7 +55,7 @@ async def test_one_429_with_an_infinite_retry_after_does_not_block_the_company_f
 @pytest.mark.parametrize("suffix", ["/api?tenant=1", "/api#v1", "/api?"])
 async def test_a_base_url_with_a_query_or_fragment_is_refused_instead_of_swallowing_every_path(suffix: str) -> None:
     # "https://host/api?tenant=1" + "/whoami" sent GET /api?tenant=1/whoami: every call hit /api.
-    server = Recorder(lambda request, number: Reply(200, JSON, WHOAMI))
+    server = Recorder(lambda request: Reply(200, JSON, WHOAMI))
     async with raw_server(server) as url:
         with pytest.raises(ValueError, match="base_url"):
             FintoroClient(TOKEN, base_url=url + suffix)
@@ -79,7 +65,7 @@ async def test_a_base_url_with_a_query_or_fragment_is_refused_instead_of_swallow
 @pytest.mark.parametrize("status", [218, 299])
 async def test_a_2xx_status_python_does_not_know_is_a_typed_error_not_a_raw_value_error(status: int) -> None:
     # HTTPStatus(299) raised "ValueError: 299 is not a valid HTTPStatus" before the body was looked at.
-    server = Recorder(lambda request, number: Reply(status, JSON, WHOAMI))
+    server = Recorder(lambda request: Reply(status, JSON, WHOAMI))
     async with raw_server(server) as url, FintoroClient(TOKEN, base_url=url, rate_limiter=NoRateLimit()) as client:
         with pytest.raises(APIResponseValidationError, match=f"status {status} is not declared"):
             await client.whoami.show()
@@ -135,8 +121,8 @@ async def test_a_transports_own_timeout_error_is_an_api_timeout_not_a_type_error
 
 async def test_a_rate_limit_wait_cut_by_the_deadline_says_so_in_a_sentence() -> None:
     # The default limiter holds the company after a 429; the next call's wait is cut by its deadline.
-    def throttle_once(request: Request, number: int) -> Reply:
-        if number == 1:
+    def throttle_once(request: Request) -> Reply:
+        if len(server.seen) == 1:
             return Reply(429, {**JSON, "Retry-After": "30"}, b'{"message": "Too Many Attempts."}')
         return Reply(200, JSON, WHOAMI)
 
@@ -161,7 +147,7 @@ async def test_a_rate_limit_wait_cut_by_the_deadline_says_so_in_a_sentence() -> 
 )
 async def test_a_2xx_lookup_that_is_not_json_is_not_cached_so_the_next_call_asks_again(first: Reply) -> None:
     # A proxy's 200 maintenance page was stored and replayed: every later call failed until the cache was cleared.
-    server = Recorder(lambda request, number: first if number == 1 else Reply(200, JSON, COUNTRIES))
+    server = Recorder(lambda request: first if len(server.seen) == 1 else Reply(200, JSON, COUNTRIES))
     async with raw_server(server) as url, FintoroClient(TOKEN, base_url=url, rate_limiter=NoRateLimit()) as client:
         with pytest.raises(APIResponseValidationError):
             await client.countries.list()
@@ -173,7 +159,7 @@ async def test_a_2xx_lookup_that_is_not_json_is_not_cached_so_the_next_call_asks
 @pytest.mark.parametrize("language", ["slovenčina", "sk\r\nX-Injected: 1", "sk\x00", " sk"])
 async def test_an_accept_language_that_cannot_be_a_header_is_refused_when_the_client_is_made(language: str) -> None:
     # "slovenčina" raised a raw UnicodeEncodeError from httpx on every call; "sk\r\n..." failed every call.
-    server = Recorder(lambda request, number: Reply(200, JSON, WHOAMI))
+    server = Recorder(lambda request: Reply(200, JSON, WHOAMI))
     async with raw_server(server) as url:
         with pytest.raises(ValueError, match="accept_language"):
             FintoroClient(TOKEN, base_url=url, accept_language=language)
@@ -189,10 +175,10 @@ async def test_an_accept_language_that_cannot_be_a_header_is_refused_when_the_cl
 async def test_a_raise_for_status_hook_on_a_callers_http_client_keeps_typed_errors_and_retries() -> None:
     # The hook's HTTPStatusError is an httpx.HTTPError: a 404 surfaced as APIConnectionError("transport failure")
     # and a 503 was never retried.
-    def answer(request: Request, number: int) -> Reply:
+    def answer(request: Request) -> Reply:
         if request.path.endswith("/invoices/1"):
             return Reply(404, JSON, b'{"message": "No query results for model."}')
-        if number == 2:
+        if len(server.seen) == 2:
             return Reply(503, {**JSON, "Retry-After": "0"}, b'{"message": "down"}')
         return Reply(200, JSON, WHOAMI)
 
@@ -234,7 +220,7 @@ async def test_a_download_body_outlives_the_deadline_but_each_read_is_bounded_by
     # README: the deadline covers reaching the body; the body then streams with a per-read limit of `timeout`.
     pdf = b"%PDF-1.7 " + b"x" * 30
 
-    def answer(request: Request, number: int) -> Reply:
+    def answer(request: Request) -> Reply:
         if request.path.endswith("/1/pdf"):  # 39 bytes, 0.05 s apart: ~2 s in all, never 1 s without a byte
             return Reply(200, {"Content-Type": "application/pdf"}, pdf, drip_interval=0.05)
         return Reply(200, {"Content-Type": "application/pdf"}, pdf[:5], drip_interval=1.5)  # stalls after a byte

@@ -329,8 +329,9 @@ def _origin_of_location(response: httpx.Response) -> str | None:
         return None
     if not target.host:
         return None
+    host = f"[{target.host}]" if ":" in target.host else target.host  # an IPv6 literal keeps its brackets
     port = f":{target.port}" if target.port else ""
-    return f"{target.scheme}://{target.host}{port}"
+    return f"{target.scheme}://{host}{port}"
 
 
 def _decode_body(response: httpx.Response) -> Any:

@@ -229,3 +229,17 @@ def test_backoff_stays_capped_however_many_retries_were_made(retries_done: int) 
     policy = RetryPolicy(max_retries=10_000, initial_delay=0.5, max_delay=8.0)
     assert 6.0 <= policy.backoff(retries_done) <= 8.0
     assert 6.0 <= (policy.next_delay(_request("GET"), _response(503), retries_done) or 0) <= 8.0
+
+
+@pytest.mark.parametrize(
+    ("location", "origin"),
+    [
+        ("http://[::1]:8443/steal?k=1", "http://[::1]:8443"),
+        ("https://user:pw@evil.test/x", "https://evil.test"),
+        ("/relative", "https://api.test"),
+    ],
+)
+def test_a_redirects_location_origin_is_a_url_origin_without_path_or_credentials(location: str, origin: str) -> None:
+    # An IPv6 host came out as "http://::1:8443": not an origin anyone can parse or compare.
+    response = httpx.Response(302, headers={"location": location}, request=httpx.Request("GET", URL))
+    assert status_error(response).location_origin == origin  # type: ignore[attr-defined]

@@ -21,7 +21,7 @@ import attrs
 import httpx
 
 from . import _transfers
-from ._headers import RateLimitInfo
+from ._headers import RateLimitInfo, check_accept_language
 from ._http import Core, NoCookies, ScopeOptions, Sender
 from ._logging import setup_from_env
 from ._lookup_cache import LookupCache
@@ -78,6 +78,9 @@ def _base_url(value: str) -> httpx.URL:
     if url.userinfo:
         # It would show in reprs and logs; the token is the only credential the API takes.
         raise ValueError("base_url must not contain a user name or password (pass the API token as token=)")
+    if "?" in value or "#" in value:
+        # Paths are appended to the base URL as text: they would land in its query or fragment.
+        raise ValueError("base_url must not contain a query (?...) or fragment (#...)")
     return url
 
 
@@ -135,7 +138,7 @@ class FintoroClient(Resources):
         phase_timeouts, deadline = _timeouts(timeout)
         options = ScopeOptions(
             token=bearer_token(token),
-            accept_language=accept_language,
+            accept_language=check_accept_language(accept_language),
             timeout=phase_timeouts,
             deadline=deadline,
             retry=retry if retry is not None else RetryPolicy(max_retries=max_retries),
@@ -193,7 +196,7 @@ class FintoroClient(Resources):
         """
         changes: dict[str, Any] = {}
         if not isinstance(accept_language, Unset):
-            changes["accept_language"] = accept_language
+            changes["accept_language"] = check_accept_language(accept_language)
         if not isinstance(timeout, Unset):
             changes["timeout"], changes["deadline"] = _timeouts(timeout)
         if not isinstance(max_retries, Unset):

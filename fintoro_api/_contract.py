@@ -8,7 +8,7 @@ applies it to the keyword arguments the generated function built:
 - multipart array fields become ``name[]`` parts (PHP keeps only the last
   of several parts with one plain name);
 - body rules the generator cannot express are checked (``_body_rules``);
-- a caller's Idempotency-Key is checked; create operations that accept a key
+- a caller's Idempotency-Key and per-call Accept-Language are checked; create operations that accept a key
   and got none get a fresh one, so their retries cannot duplicate a write.
 """
 
@@ -18,6 +18,7 @@ import uuid
 from typing import Any
 
 from ._body_rules import check_body
+from ._headers import check_accept_language
 from ._idempotency import check_idempotency_key
 from ._pagination import check_page_size
 from ._spec_index import ENDPOINTS, OPERATIONS, Operation
@@ -37,9 +38,13 @@ def operation_of(extensions: dict[str, Any] | None) -> Operation | None:
 def prepare(operation: Operation | None, call: dict[str, Any]) -> dict[str, Any]:
     """``call`` (request keyword arguments) made to fit ``operation``'s contract; raises before sending."""
     headers: dict[str, Any] = dict(call.get("headers") or {})
-    key_header = next((name for name in headers if name.lower() == "idempotency-key"), None)
-    if key_header is not None:
-        check_idempotency_key(headers[key_header])
+    key_header = None
+    for name, value in headers.items():
+        if name.lower() == "idempotency-key":
+            key_header = name
+            check_idempotency_key(value)
+        elif name.lower() == "accept-language":
+            check_accept_language(value)
     if operation is None:
         return call
     prepared = dict(call)

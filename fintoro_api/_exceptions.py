@@ -231,9 +231,9 @@ class RateLimitDeadlineError(RateLimitError):
     """The rate-limit wait needed would outlast what the call has left of its deadline; nothing was sent."""
 
     def __init__(self, retry_after: float | None, *, request: httpx.Request | None = None) -> None:
-        wait = f"{retry_after:.1f} s" if retry_after is not None else "longer than the call has left"
+        wait = f" {retry_after:.1f} s away," if retry_after is not None else ""
         super().__init__(
-            f"rate limit: the company's next request slot is {wait} away, past this call's deadline", request=request
+            f"rate limit: the company's next request slot is{wait} past this call's deadline", request=request
         )
         self.retry_after = retry_after
 
@@ -329,8 +329,9 @@ def _origin_of_location(response: httpx.Response) -> str | None:
         return None
     if not target.host:
         return None
+    host = f"[{target.host}]" if ":" in target.host else target.host  # an IPv6 literal keeps its brackets
     port = f":{target.port}" if target.port else ""
-    return f"{target.scheme}://{target.host}{port}"
+    return f"{target.scheme}://{host}{port}"
 
 
 def _decode_body(response: httpx.Response) -> Any:

@@ -9,8 +9,28 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import attrs
+import httpx
 
 _MAX_DIGITS = 18  # fits an int64; anything longer is not a count or a Unix time
+
+
+# Headers that describe how a body travelled, not what it is.
+_WIRE_HEADERS = frozenset({b"content-encoding", b"content-length", b"transfer-encoding"})
+
+
+def without_wire_headers(headers: httpx.Headers) -> list[tuple[bytes, bytes]]:
+    """``headers`` for a response rebuilt around a decoded (or absent) body: the wire encoding headers dropped."""
+    return [(name, value) for name, value in headers.raw if name.lower() not in _WIRE_HEADERS]
+
+
+def check_accept_language(value: str | None) -> str | None:
+    """``value`` if it can be sent as an Accept-Language header ("sk", "sk-SK,en;q=0.8"), else a ValueError."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not all(" " <= char <= "~" for char in value) or value != value.strip():
+        # httpx would fail on every call: UnicodeEncodeError for "slovenčina", a protocol error for "sk\r\n".
+        raise ValueError("accept_language must be printable ASCII language tags, e.g. 'sk' or 'sk-SK,en;q=0.8'")
+    return value
 
 
 def request_id_of(headers: Mapping[str, str]) -> str | None:
@@ -18,7 +38,11 @@ def request_id_of(headers: Mapping[str, str]) -> str | None:
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After value (delta-seconds or an HTTP date); None if absent or unreadable."""
+    """Seconds to wait from a Retry-After value (delta-seconds or an HTTP date); None if absent or unreadable.
+
+    "inf" and "1e400" parse as floats but are no wait at all: read as a number, one
+    such 429 would hold the company's rate-limit budget for ever.
+    """
     if value is None or not value.strip():
         return None
     value = value.strip()
@@ -27,7 +51,7 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     except ValueError:
         pass
     else:
-        return None if math.isnan(seconds) else max(0.0, seconds)
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(value)
         if when.tzinfo is None:

@@ -40,6 +40,7 @@ from ._exceptions import (
     UnsafeURLError,
     status_error,
 )
+from ._headers import without_wire_headers
 from ._logging import log_attempt
 from ._lookup_cache import LookupCache
 from ._ratelimit import RateLimiter, WaitTooLong
@@ -269,12 +270,14 @@ class Sender:
             if isinstance(outcome, httpx.Response) and outcome.is_success:
                 return outcome
             delay = None if isinstance(outcome, _DeadlinePassed) else policy.next_delay(request, outcome, retries)
-            if delay is None or not deadline.allows(delay):
-                cause = outcome if isinstance(outcome, _QUOTABLE_ERRORS) else None
-                raise self._error(request, outcome, deadline, may_have_acted) from cause
-            may_have_acted = may_have_acted or _may_have_acted(outcome)
-            await asyncio.sleep(delay)
-            retries += 1
+            if delay is not None and deadline.allows(delay):
+                await asyncio.sleep(delay)
+                if not self._core.closed:  # after aclose() nothing is sent: it would reopen the pool
+                    may_have_acted = may_have_acted or _may_have_acted(outcome)
+                    retries += 1
+                    continue
+            cause = outcome if isinstance(outcome, _QUOTABLE_ERRORS) else None
+            raise self._error(request, outcome, deadline, may_have_acted) from cause
 
     async def _attempt(
         self, request: httpx.Request, deadline: _Deadline, *, stream: bool, attempt: int
@@ -282,8 +285,9 @@ class Sender:
         """One exchange: wait for the rate limit, send, learn from the answer. Non-2xx bodies are read."""
         key = self.rate_limit_key
         started = None  # set once the rate limiter let the request go
+        scope = asyncio.timeout_at(deadline.at)
         try:
-            async with asyncio.timeout_at(deadline.at):
+            async with scope:
                 await self._core.limiter.acquire(key, max_wait=deadline.remaining())
                 started = time.monotonic()
                 response = await self._core.exchange(request, stream=stream)
@@ -291,16 +295,29 @@ class Sender:
                     await _read_and_close(response)
         except WaitTooLong as exc:
             raise RateLimitDeadlineError(exc.wait, request=request) from None
+        except httpx.HTTPStatusError as exc:
+            # A caller's http_client hook (raise_for_status) raised before the body was read; httpx closed it.
+            # The status and headers still decide retries and the typed error.
+            response = httpx.Response(
+                exc.response.status_code, headers=without_wire_headers(exc.response.headers), request=request
+            )
         except httpx.HTTPError as exc:
             log_attempt(request, exc, started or time.monotonic(), attempt)
             return exc
         except TimeoutError:
+            if not scope.expired():
+                if started is None:  # the limiter's own failure, not ours to rename
+                    raise
+                # A caller's transport timing out with asyncio.wait_for: a timeout like httpx's own.
+                failed = httpx.TimeoutException("the transport timed out", request=request)
+                log_attempt(request, failed, started, attempt)
+                return failed
             if started is None:  # the limiter ignored max_wait and slept into the deadline
                 raise RateLimitDeadlineError(None, request=request) from None
             passed = _DeadlinePassed()
             log_attempt(request, passed, started, attempt)
             return passed
-        log_attempt(request, response, started, attempt)
+        log_attempt(request, response, started or time.monotonic(), attempt)
         await self._core.limiter.observe(key, response.headers, response.status_code)
         return response
 

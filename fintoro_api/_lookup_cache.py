@@ -8,7 +8,9 @@ Entries are keyed by the token's fingerprint, so a token never reads what
 another token fetched: a revoked token gets its own 401, not another
 tenant's data. Bodies are stored decoded, without the headers that described
 the wire encoding (Content-Encoding, Content-Length, Transfer-Encoding), so a
-cached gzip answer replays as plain JSON.
+cached gzip answer replays as plain JSON. A 2xx whose body is not a JSON
+object (a proxy's maintenance page, a cut body) is returned but not stored:
+replayed, it would fail every later call the same way.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
-_WIRE_HEADERS = frozenset({b"content-encoding", b"content-length", b"transfer-encoding"})
+from . import _json
+from ._headers import without_wire_headers
 
 CacheKey = tuple[str, str, str]  # token fingerprint, URL, Accept-Language
 
@@ -37,9 +40,16 @@ class LookupCache:
             status, headers, content = entry
             return httpx.Response(status, headers=headers, content=content, request=request)
         response = await send(request)
-        headers = [(name, value) for name, value in response.headers.raw if name.lower() not in _WIRE_HEADERS]
-        self._entries[key] = (response.status_code, headers, response.content)
+        if _is_json_object(response.content):
+            self._entries[key] = (response.status_code, without_wire_headers(response.headers), response.content)
         return response
 
     def clear(self) -> None:
         self._entries.clear()
+
+
+def _is_json_object(content: bytes) -> bool:
+    try:
+        return isinstance(_json.loads(content), dict)
+    except (ValueError, RecursionError):
+        return False

@@ -74,7 +74,9 @@ class RetryPolicy:
 
     def backoff(self, retries_done: int) -> float:
         """Exponential backoff with jitter: ~0.5 s, 1 s, 2 s, ... capped at max_delay."""
-        base = min(self.max_delay, self.initial_delay * (2**retries_done))
+        # 2**1024 does not fit a float (OverflowError); a float product past the range is inf, then capped.
+        growth = 2.0 ** min(retries_done, 1023)
+        base = min(self.max_delay, self.initial_delay * growth)
         return float(base * random.uniform(0.75, 1.0))  # noqa: S311 - jitter, not crypto
 
 

@@ -148,7 +148,7 @@ def test_reset_header_reads_as_unknown_when_it_is_not_a_unix_time(value: str, ex
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("3", 3.0), ("-3", 0.0), ("nan", None), ("inf", float("inf")), ("Wed, 21 Oct 99999 07:28:00 GMT", None)],
+    [("3", 3.0), ("-3", 0.0), ("nan", None), ("inf", None), ("1e400", None), ("Wed, 21 Oct 99999 07:28:00 GMT", None)],
 )
 def test_retry_after_never_raises(value: str, expected: float | None) -> None:
     assert parse_retry_after(value) == expected
@@ -225,3 +225,25 @@ def test_generation_time_tables_agree_with_what_the_webhook_and_transfer_layers_
     for _, op in routes:  # each pattern matches its own path with ids filled in, and no other binary route
         concrete = op.path.replace("{", "").replace("}", "")
         assert [other.operation_id for p, other in routes if p.match(concrete)] == [op.operation_id]
+
+
+@pytest.mark.parametrize("retries_done", [1023, 1024, 5000])
+def test_backoff_stays_capped_however_many_retries_were_made(retries_done: int) -> None:
+    # 0.5 * 2**1024 is past float's range: a long-running job with a large max_retries hit OverflowError.
+    policy = RetryPolicy(max_retries=10_000, initial_delay=0.5, max_delay=8.0)
+    assert 6.0 <= policy.backoff(retries_done) <= 8.0
+    assert 6.0 <= (policy.next_delay(_request("GET"), _response(503), retries_done) or 0) <= 8.0
+
+
+@pytest.mark.parametrize(
+    ("location", "origin"),
+    [
+        ("http://[::1]:8443/steal?k=1", "http://[::1]:8443"),
+        ("https://user:pw@evil.test/x", "https://evil.test"),
+        ("/relative", "https://api.test"),
+    ],
+)
+def test_a_redirects_location_origin_is_a_url_origin_without_path_or_credentials(location: str, origin: str) -> None:
+    # An IPv6 host came out as "http://::1:8443": not an origin anyone can parse or compare.
+    response = httpx.Response(302, headers={"location": location}, request=httpx.Request("GET", URL))
+    assert status_error(response).location_origin == origin  # type: ignore[attr-defined]

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import attrs
 
@@ -38,6 +39,21 @@ class Reply:
 
 
 Handler = Callable[[Request], Awaitable[Reply]]
+
+
+class Recorder:
+    """A handler that records every request (``seen``) and answers with ``reply(request)``."""
+
+    def __init__(self, reply: Any) -> None:
+        self.reply = reply
+        self.seen: list[Request] = []
+
+    async def __call__(self, request: Request) -> Reply:
+        self.seen.append(request)
+        result: Reply = self.reply(request)
+        return result
+
+
 REASONS = {
     200: "OK",
     201: "Created",

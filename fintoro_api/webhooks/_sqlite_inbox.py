@@ -1,0 +1,259 @@
+"""The embedded inbox: one SQLite file (WAL, ``synchronous=FULL``), zero set-up.
+
+All database work runs on one dedicated thread per ``SQLiteInbox`` (stdlib
+``sqlite3``; no extra dependency), so the event loop never blocks on disk.
+Appends that arrive while a commit is in flight are committed together (group
+commit): under load, one fsync covers many deliveries and each caller still
+gets its answer only after its row is durable. A receiver process and worker
+processes may open the same file; SQLite's locks serialize their writes and
+every state change is one short ``BEGIN IMMEDIATE`` transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import secrets
+import sqlite3
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from .._exceptions import InboxError
+from ._dedup import DEFAULT_TTL_S
+from ._inbox import DeadLetter, InboxEntry, InboxStats, event_of
+
+T = TypeVar("T")
+_SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS fintoro_webhook_inbox (
+    id TEXT PRIMARY KEY,          -- webhook-id: a redelivery is a no-op insert
+    body BLOB NOT NULL,           -- the verified raw body
+    state TEXT NOT NULL,          -- pending | running | done | dead
+    attempts INTEGER NOT NULL,    -- attempts started (a crash counts too)
+    due_at REAL NOT NULL,         -- pending: not before; running: the lease's end
+    token TEXT,                   -- the running claim's token
+    received_at REAL NOT NULL,
+    finished_at REAL,
+    last_error TEXT
+);
+CREATE INDEX IF NOT EXISTS fintoro_webhook_inbox_due ON fintoro_webhook_inbox (state, due_at);
+"""
+_PURGE_EVERY_S = 60.0
+
+
+class SQLiteInbox:
+    """An ``Inbox`` in a SQLite file; done entries are remembered for ``retain_done`` seconds (dedup window)."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        retain_done: float = DEFAULT_TTL_S,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = os.fspath(path)
+        self._retain = retain_done
+        self._clock = clock  # wall clock: processes sharing the file must agree on it
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fintoro-inbox")
+        self._conn: sqlite3.Connection | None = None
+        self._batch: list[tuple[str, bytes, asyncio.Future[bool]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._purged = 0.0
+        self._closed = False
+        try:
+            self._executor.submit(self._open).result()  # a bad path fails here, at start-up
+        except Exception:
+            self._executor.shutdown(wait=False)
+            raise
+
+    def __repr__(self) -> str:
+        return f"SQLiteInbox({self.path!r})"
+
+    # --- the database thread ---------------------------------------------------------------
+    def _open(self) -> None:
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise InboxError(f"cannot open the webhook inbox {self.path!r}: {exc}") from exc
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")  # a 2xx promises the row survives a power cut too
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version not in (0, _SCHEMA_VERSION):
+                raise InboxError(f"{self.path!r} holds inbox schema {version}; this version reads {_SCHEMA_VERSION}")
+            conn.executescript(_SCHEMA)
+            conn.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+        except sqlite3.Error as exc:
+            conn.close()
+            raise InboxError(f"{self.path!r} is not a usable webhook inbox: {exc}") from exc
+        except InboxError:
+            conn.close()
+            raise
+        self._conn = conn
+
+    def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        conn = self._conn
+        if conn is None:
+            raise InboxError("the webhook inbox is closed")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = work(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return result
+
+    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        if self._closed:
+            raise InboxError("the webhook inbox is closed")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._transaction, work)
+
+    # --- receiver side ---------------------------------------------------------------------
+    async def append(self, event_id: str, body: bytes) -> bool:
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._batch.append((event_id, bytes(body), future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        # Shielded: a caller that goes away does not take other callers' batch down with it.
+        return await asyncio.shield(future)
+
+    async def _flush(self) -> None:
+        while self._batch:
+            batch, self._batch = self._batch, []
+            rows = [(event_id, body) for event_id, body, _ in batch]
+            try:
+                inserted = await self._run(functools.partial(self._insert, rows=rows))
+            except Exception as exc:
+                for *_, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (*_, future), new in zip(batch, inserted, strict=True):
+                if not future.done():
+                    future.set_result(new)
+
+    def _insert(self, conn: sqlite3.Connection, rows: list[tuple[str, bytes]]) -> list[bool]:
+        now = self._clock()
+        sql = (
+            "INSERT OR IGNORE INTO fintoro_webhook_inbox (id, body, state, attempts, due_at, received_at)"
+            " VALUES (?, ?, 'pending', 0, ?, ?)"
+        )
+        return [conn.execute(sql, (event_id, body, now, now)).rowcount == 1 for event_id, body in rows]
+
+    # --- worker side -----------------------------------------------------------------------
+    async def claim(self, consumer: str, lease: float, limit: int) -> list[InboxEntry]:
+        token = f"{consumer}:{secrets.token_hex(8)}"
+
+        def work(conn: sqlite3.Connection) -> list[Any]:
+            now = self._clock()
+            if now - self._purged > _PURGE_EVERY_S:
+                self._purged = now
+                conn.execute(
+                    "DELETE FROM fintoro_webhook_inbox WHERE state = 'done' AND finished_at < ?", (now - self._retain,)
+                )
+            return conn.execute(
+                "UPDATE fintoro_webhook_inbox SET state = 'running', attempts = attempts + 1, due_at = ?, token = ?"
+                " WHERE id IN (SELECT id FROM fintoro_webhook_inbox"
+                "  WHERE state IN ('pending', 'running') AND due_at <= ? ORDER BY due_at LIMIT ?)"
+                " RETURNING body, attempts",
+                (now + lease, token, now, limit),
+            ).fetchall()
+
+        rows = await self._run(work)
+        return [InboxEntry(event_of(body), attempts, token, body) for body, attempts in rows]
+
+    async def _execute(self, sql: str, *params: Any) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(sql, params)
+
+        await self._run(work)
+
+    async def complete(self, entry: InboxEntry) -> None:
+        # Done even if the lease ran out meanwhile: the handler did succeed.
+        await self._execute(
+            "UPDATE fintoro_webhook_inbox SET state = 'done', token = NULL, finished_at = ? WHERE id = ?",
+            self._clock(),
+            entry.event.id,
+        )
+
+    async def retry(self, entry: InboxEntry, delay: float, error: str) -> None:
+        await self._execute(
+            "UPDATE fintoro_webhook_inbox SET state = 'pending', token = NULL, due_at = ?, last_error = ?"
+            " WHERE id = ? AND token = ? AND state = 'running'",
+            self._clock() + delay,
+            error,
+            entry.event.id,
+            entry.token,
+        )
+
+    async def dead_letter(self, entry: InboxEntry, error: str) -> None:
+        await self._execute(
+            "UPDATE fintoro_webhook_inbox SET state = 'dead', token = NULL, finished_at = ?, last_error = ?"
+            " WHERE id = ? AND token = ? AND state = 'running'",
+            self._clock(),
+            error,
+            entry.event.id,
+            entry.token,
+        )
+
+    async def release(self, entry: InboxEntry) -> None:
+        await self._execute(
+            "UPDATE fintoro_webhook_inbox SET state = 'pending', token = NULL, due_at = ?, attempts = attempts - 1"
+            " WHERE id = ? AND token = ? AND state = 'running'",
+            self._clock(),
+            entry.event.id,
+            entry.token,
+        )
+
+    # --- visibility ------------------------------------------------------------------------
+    async def stats(self) -> InboxStats:
+        def work(conn: sqlite3.Connection) -> dict[str, int]:
+            rows = conn.execute("SELECT state, count(*) FROM fintoro_webhook_inbox GROUP BY state").fetchall()
+            return {state: count for state, count in rows}
+
+        counts = await self._run(work)
+        return InboxStats(
+            pending=counts.get("pending", 0),
+            running=counts.get("running", 0),
+            dead=counts.get("dead", 0),
+            done=counts.get("done", 0),
+        )
+
+    async def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        def work(conn: sqlite3.Connection) -> list[Any]:
+            return conn.execute(
+                "SELECT body, attempts, last_error FROM fintoro_webhook_inbox WHERE state = 'dead'"
+                " ORDER BY finished_at LIMIT ?",
+                (limit,),
+            ).fetchall()
+
+        return [DeadLetter(event_of(body), attempts, error or "") for body, attempts, error in await self._run(work)]
+
+    async def requeue_dead(self) -> int:
+        def work(conn: sqlite3.Connection) -> int:
+            return conn.execute(
+                "UPDATE fintoro_webhook_inbox SET state = 'pending', attempts = 0, due_at = ?, finished_at = NULL"
+                " WHERE state = 'dead'",
+                (self._clock(),),
+            ).rowcount
+
+        return await self._run(work)
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        if self._flusher is not None:
+            await asyncio.gather(self._flusher, return_exceptions=True)
+        self._closed = True
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._close)
+        self._executor.shutdown(wait=True)
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None

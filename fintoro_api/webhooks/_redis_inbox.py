@@ -4,7 +4,8 @@ Keys (``<prefix>:inbox:...``):
 
 - ``stream``: due entries (``XADD``); the group ``workers`` hands each to one
   worker (``XREADGROUP``); a worker's claim is its pending entry, and an entry
-  idle longer than the lease (its worker died) is taken over (``XAUTOCLAIM``).
+  idle longer than the claiming worker's lease (its worker died) is taken over
+  (``XAUTOCLAIM``), so give every worker the same lease.
 - ``seen:<id>``: set with the append (``SET NX PX``, the dedup window), so a
   redelivery is not appended twice.
 - ``attempts``: attempts started per id (a crash counts too).

@@ -139,11 +139,13 @@ class InboxWorker:
 
     async def _process(self, entry: InboxEntry) -> None:
         event = entry.event
+        # The claim is ours until the lease ends; settling may retry (the inbox restarting) until shortly before.
+        settle_by = time.monotonic() + self.lease - min(1.0, self.lease / 10)
         try:
             async with asyncio.timeout(self.handler_timeout):
                 await self.handler(event)
         except asyncio.CancelledError:
-            await self._settle(entry, self.inbox.release(entry), "release")
+            await self._settle(entry, lambda: self.inbox.release(entry), "release", settle_by)
             raise
         except Exception as exc:
             error = _describe(exc)
@@ -151,7 +153,7 @@ class InboxWorker:
                 logger.error(
                     "webhook %s (%s) failed %d times, dead-lettered: %s", event.id, event.type, entry.attempt, error
                 )
-                await self._settle(entry, self.inbox.dead_letter(entry, error), "dead-letter")
+                await self._settle(entry, lambda: self.inbox.dead_letter(entry, error), "dead-letter", settle_by)
             else:
                 delay = self.backoff.delay(entry.attempt)
                 logger.warning(
@@ -162,17 +164,27 @@ class InboxWorker:
                     delay,
                     error,
                 )
-                await self._settle(entry, self.inbox.retry(entry, delay, error), "retry")
+                await self._settle(entry, lambda: self.inbox.retry(entry, delay, error), "retry", settle_by)
             return
-        await self._settle(entry, self.inbox.complete(entry), "mark done")
+        await self._settle(entry, lambda: self.inbox.complete(entry), "mark done", settle_by)
 
     @staticmethod
-    async def _settle(entry: InboxEntry, outcome: Awaitable[None], what: str) -> None:
-        try:
-            # Shielded: a cancelled worker still records the outcome it already has (in the background).
-            await asyncio.shield(outcome)
-        except Exception as exc:
-            # The lease runs out and another attempt follows: at least once, never lost.
-            logger.warning(
-                "webhook %s: could not %s it (%s); it runs again after its lease", entry.event.id, what, _describe(exc)
-            )
+    async def _settle(entry: InboxEntry, outcome: Callable[[], Awaitable[None]], what: str, settle_by: float) -> None:
+        pause = 0.05
+        while True:
+            try:
+                # Shielded: a cancelled worker still records the outcome it already has (in the background).
+                await asyncio.shield(outcome())
+                return
+            except Exception as exc:
+                if time.monotonic() + pause > settle_by:
+                    # The lease runs out and another attempt follows: at least once, never lost.
+                    logger.warning(
+                        "webhook %s: could not %s it (%s); it runs again after its lease",
+                        entry.event.id,
+                        what,
+                        _describe(exc),
+                    )
+                    return
+            await asyncio.sleep(pause)
+            pause = min(2 * pause, 1.0)

@@ -141,7 +141,8 @@ async def test_a_duplicate_while_the_first_attempt_runs_gets_409_and_is_processe
             raise RuntimeError("downstream failed after 10 s")
 
     body = event_body()
-    async with serve(webhook_app(SECRET, slow_then_failing, store=store)) as url, httpx.AsyncClient(base_url=url) as http:
+    app = webhook_app(SECRET, slow_then_failing, store=store)
+    async with serve(app) as url, httpx.AsyncClient(base_url=url) as http:
         first = asyncio.create_task(http.post("/", content=body, headers=sign(body, SECRET)))
         await asyncio.wait_for(started.wait(), 10)
         duplicate = await http.post("/", content=body, headers=sign(body, SECRET))

@@ -231,9 +231,7 @@ def test_after_failure(attempt: int, max_attempts: int, outcome: str) -> None:
     assert after_failure(attempt, max_attempts) == outcome
 
 
-@pytest.mark.parametrize(
-    ("failures", "low", "high"), [(1, 0.5, 1.0), (2, 1.0, 2.0), (4, 4.0, 8.0), (10, 5.0, 10.0)]
-)
+@pytest.mark.parametrize(("failures", "low", "high"), [(1, 0.5, 1.0), (2, 1.0, 2.0), (4, 4.0, 8.0), (10, 5.0, 10.0)])
 def test_backoff_doubles_with_jitter_and_is_capped(failures: int, low: float, high: float) -> None:
     backoff = Backoff(base=1.0, cap=10.0)
     assert backoff.delay(failures, rng=lambda: 0.0) == low

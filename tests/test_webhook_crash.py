@@ -64,7 +64,7 @@ def child_env(target: str, **extra: str) -> dict[str, str]:
 
 @contextmanager
 def child(command: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
-    process = subprocess.Popen(command, cwd=ROOT, env=env)  # noqa: S603
+    process = subprocess.Popen(command, cwd=ROOT, env=env)
     try:
         yield process
     finally:
@@ -195,7 +195,7 @@ class PersistentRedis:
     def start(self) -> None:
         args = ["--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.workdir), "--save", ""]
         args += ["--appendonly", "yes", "--appendfsync", "always"]
-        self.process = subprocess.Popen([self.binary, *args], stdout=subprocess.DEVNULL)  # noqa: S603
+        self.process = subprocess.Popen([self.binary, *args], stdout=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:

@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from . import fidelity, index
+from . import fidelity, index, webhook_types
 from .errors import CodegenError
 from .facade import resource_of
 from .overlay import apply_overlays, load_overlays
@@ -40,7 +40,7 @@ DOCS_TABLE = ROOT / "docs" / "operations.md"  # git-ignored: it lists the spec's
 # The generator's output we keep (its client.py, errors.py and __init__.py are
 # replaced by hand-written modules), plus the modules codegen/index.py writes.
 FROM_GENERATOR = ("api", "models", "types.py")
-GENERATED = (*FROM_GENERATOR, *index.MODULES, STAMP)
+GENERATED = (*FROM_GENERATOR, *index.MODULES, webhook_types.MODULE, STAMP)
 
 
 def check_tools() -> None:
@@ -147,6 +147,7 @@ def generate(
         out = run_generator(grouped_by_resource(patched), Path(tmp), template_dir)
         rewritten = fidelity.decimal_numbers(out) if exact_numbers else []
         summary, table = index.write_modules(out, raw_spec=spec, patched_spec=patched)
+        summary["webhook_resource_types"] = webhook_types.write_module(out, patched)
         summary["decimal_modules"] = len(rewritten)
         # The post-hooks formatted the generator's output; re-format only what codegen changed or wrote.
         _format(out, [*rewritten, *(out / name for name in index.MODULES), out / "models" / "_aliases.py"])

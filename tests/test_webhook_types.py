@@ -62,11 +62,9 @@ def test_the_resource_table_comes_from_the_spec(spec: dict[str, Any]) -> None:
 def test_a_new_event_collection_in_the_spec_regenerates_the_table(spec: dict[str, Any], tmp_path: Path) -> None:
     changed = copy.deepcopy(spec)
     changed["components"]["schemas"]["WebhookEventType"]["enum"].append("gift-cards.created")
+    client_json = {"application/json": {"schema": {"$ref": "#/components/schemas/Client"}}}
     changed["paths"]["/gift-cards/{giftCard}"] = {
-        "get": {
-            "operationId": "showGiftCard",
-            "responses": {"200": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Client"}}}}},
-        }
+        "get": {"operationId": "showGiftCard", "responses": {"200": {"content": client_json}}}
     }
     changed["components"]["schemas"]["WebhookEventType"]["enum"].append("lost-boxes.updated")
     assert webhook_types.write_module(tmp_path, changed) == len(ROUTES) + 2

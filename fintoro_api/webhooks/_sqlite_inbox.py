@@ -2,9 +2,9 @@
 
 All database work runs on one dedicated thread per ``SQLiteInbox`` (stdlib
 ``sqlite3``; no extra dependency), so the event loop never blocks on disk.
-Appends that arrive while a commit is in flight are committed together (group
-commit): under load, one fsync covers many deliveries and each caller still
-gets its answer only after its row is durable. A receiver process and worker
+Writes (appends, claims, outcomes) that arrive while a commit is in flight are
+committed together (group commit): under load, one fsync covers many of them
+and each caller still gets its answer only after its change is durable. A receiver process and worker
 processes may open the same file; SQLite's locks serialize their writes and
 every state change is one short ``BEGIN IMMEDIATE`` transaction.
 """
@@ -59,7 +59,7 @@ class SQLiteInbox:
         self._clock = clock  # wall clock: processes sharing the file must agree on it
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fintoro-inbox")
         self._conn: sqlite3.Connection | None = None
-        self._batch: list[tuple[str, bytes, asyncio.Future[bool]]] = []
+        self._batch: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
         self._flusher: asyncio.Task[None] | None = None
         self._purged = 0.0
         self._closed = False
@@ -101,10 +101,11 @@ class SQLiteInbox:
         conn.execute("BEGIN IMMEDIATE")
         try:
             result = work(conn)
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
         return result
 
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
@@ -112,37 +113,49 @@ class SQLiteInbox:
             raise InboxError("the webhook inbox is closed")
         return await asyncio.get_running_loop().run_in_executor(self._executor, self._transaction, work)
 
-    # --- receiver side ---------------------------------------------------------------------
-    async def append(self, event_id: str, body: bytes) -> bool:
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._batch.append((event_id, bytes(body), future))
+    # --- group commit ----------------------------------------------------------------------
+    async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work`` in the next write transaction, together with whatever else is waiting for one."""
+        if self._closed:
+            raise InboxError("the webhook inbox is closed")
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._batch.append((work, future))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
-        # Shielded: a caller that goes away does not take other callers' batch down with it.
-        return await asyncio.shield(future)
+        # Shielded: a caller that goes away does not take the others' transaction down with it.
+        result: T = await asyncio.shield(future)
+        return result
 
     async def _flush(self) -> None:
         while self._batch:
             batch, self._batch = self._batch, []
-            rows = [(event_id, body) for event_id, body, _ in batch]
             try:
-                inserted = await self._run(functools.partial(self._insert, rows=rows))
-            except Exception as exc:
-                for *_, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for (*_, future), new in zip(batch, inserted, strict=True):
-                if not future.done():
-                    future.set_result(new)
+                outcomes = await self._run(functools.partial(_each_in_a_savepoint, [work for work, _ in batch]))
+            except Exception as exc:  # the transaction itself failed (disk full, database locked too long)
+                outcomes = [exc] * len(batch)
+            for (_, future), outcome in zip(batch, outcomes, strict=True):
+                if future.done():
+                    continue
+                if isinstance(outcome, _Failed):
+                    future.set_exception(outcome.error)
+                elif isinstance(outcome, Exception):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)
 
-    def _insert(self, conn: sqlite3.Connection, rows: list[tuple[str, bytes]]) -> list[bool]:
-        now = self._clock()
-        sql = (
-            "INSERT OR IGNORE INTO fintoro_webhook_inbox (id, body, state, attempts, due_at, received_at)"
-            " VALUES (?, ?, 'pending', 0, ?, ?)"
-        )
-        return [conn.execute(sql, (event_id, body, now, now)).rowcount == 1 for event_id, body in rows]
+    # --- receiver side ---------------------------------------------------------------------
+    async def append(self, event_id: str, body: bytes) -> bool:
+        now, row = self._clock(), bytes(body)
+
+        def work(conn: sqlite3.Connection) -> bool:
+            inserted = conn.execute(
+                "INSERT OR IGNORE INTO fintoro_webhook_inbox (id, body, state, attempts, due_at, received_at)"
+                " VALUES (?, ?, 'pending', 0, ?, ?)",
+                (event_id, row, now, now),
+            )
+            return inserted.rowcount == 1
+
+        return await self._write(work)
 
     # --- worker side -----------------------------------------------------------------------
     async def claim(self, consumer: str, lease: float, limit: int) -> list[InboxEntry]:
@@ -163,14 +176,14 @@ class SQLiteInbox:
                 (now + lease, token, now, limit),
             ).fetchall()
 
-        rows = await self._run(work)
+        rows = await self._write(work)
         return [InboxEntry(event_of(body), attempts, token, body) for body, attempts in rows]
 
     async def _execute(self, sql: str, *params: Any) -> None:
         def work(conn: sqlite3.Connection) -> None:
             conn.execute(sql, params)
 
-        await self._run(work)
+        await self._write(work)
 
     async def complete(self, entry: InboxEntry) -> None:
         # Done even if the lease ran out meanwhile: the handler did succeed.
@@ -241,7 +254,7 @@ class SQLiteInbox:
                 (self._clock(),),
             ).rowcount
 
-        return await self._run(work)
+        return await self._write(work)
 
     async def aclose(self) -> None:
         if self._closed:
@@ -257,3 +270,22 @@ class SQLiteInbox:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+class _Failed:
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+def _each_in_a_savepoint(works: list[Callable[[sqlite3.Connection], Any]], conn: sqlite3.Connection) -> list[Any]:
+    """Run every write of a group commit; one that fails is rolled back alone and reported to its caller."""
+    outcomes = []
+    for work in works:
+        conn.execute("SAVEPOINT one_write")
+        try:
+            outcomes.append(work(conn))
+        except Exception as exc:
+            conn.execute("ROLLBACK TO one_write")
+            outcomes.append(_Failed(exc))
+        conn.execute("RELEASE one_write")
+    return outcomes

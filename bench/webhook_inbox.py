@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from fintoro_api.webhooks import Inbox, InboxWorker, SQLiteInbox, WebhookEvent, sign, webhook_app  # noqa: E402
+from tests.support.redis_server import RedisServer  # noqa: E402
 from tools.ports import free_loopback_port  # noqa: E402
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
@@ -179,15 +180,8 @@ async def one_variant(variant: str, target: str, prefix: str, env: dict[str, str
     return result
 
 
-def start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes] | None, str]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        return None, ""
-    port = free_loopback_port()
-    args = ["--bind", "127.0.0.1", "--port", str(port), "--dir", str(workdir), "--save", ""]
-    args += ["--appendonly", "yes", "--appendfsync", "always"]
-    process = subprocess.Popen([binary, *args], stdout=subprocess.DEVNULL)
-    return process, f"redis://127.0.0.1:{port}/0"
+class DurableRedis(RedisServer):
+    persistence = ("--save", "", "--appendonly", "yes", "--appendfsync", "always")
 
 
 def summary(values: list[float]) -> str:
@@ -201,19 +195,21 @@ async def main() -> None:
     print(f"python {sys.version.split()[0]}; PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r}")
     print(f".pyc files for fintoro_api.webhooks existed at start: {pyc}")
     with tempfile.TemporaryDirectory(prefix="bench-webhooks-") as tmp:
-        redis, redis_url = start_redis(Path(tmp))
+        binary = shutil.which("redis-server")
+        redis = DurableRedis(binary, Path(tmp)) if binary else None
         variants = VARIANTS if redis is not None else VARIANTS[:2]
         if redis is None:
             print("redis-server not installed (make redis): the Redis variant is skipped")
         else:
-            await wait_for_port(int(redis_url.rsplit(":", 1)[1].split("/")[0]))
+            redis.start()
         rounds: list[dict[str, dict[str, float]]] = []
         try:
             for number in range(ROUNDS):
                 order = variants[number % len(variants) :] + variants[: number % len(variants)]
                 results = {}
                 for variant in order:
-                    target = redis_url if variant == "redis" else str(Path(tmp) / f"inbox-{number}.db")
+                    sqlite_file = str(Path(tmp) / f"inbox-{number}.db")
+                    target = redis.url if redis is not None and variant == "redis" else sqlite_file
                     results[variant] = await one_variant(variant, target, f"bench{number}", env)
                 rounds.append(results)
                 line = ", ".join(
@@ -222,8 +218,7 @@ async def main() -> None:
                 print(f"  round {number + 1}: {line}")
         finally:
             if redis is not None:
-                redis.terminate()
-                redis.wait(timeout=10)
+                redis.stop()
     base = [r["bare"] for r in rounds]
     print(
         f"bare ASGI 204: p50 {statistics.median(b['p50'] for b in base) * 1000:.1f} ms, "

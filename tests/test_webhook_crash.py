@@ -29,7 +29,7 @@ from tools.ports import free_loopback_port
 
 from .conftest import ROOT
 from .support.asgi import serve
-from .support.redis_server import redis_server, require_redis_server
+from .support.redis_server import RedisServer, redis_server, require_redis_server
 
 SECRET = "whsec_crash_SECRET_0123"
 DEADLINE_S = 40.0
@@ -78,19 +78,8 @@ def worker_command() -> list[str]:
 
 
 def receiver_command(port: int) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "tests.support.webhook_inbox_app:receiver",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-    ]
+    app = "tests.support.webhook_inbox_app:receiver"
+    return [sys.executable, "-m", "uvicorn", "--factory", app, "--port", str(port), "--log-level", "warning"]
 
 
 def handled_lines(log: Path) -> list[str]:
@@ -180,32 +169,10 @@ async def test_kill_9_of_the_receiver_after_its_2xx(inbox_target: str) -> None:
     await inbox.aclose()
 
 
-class PersistentRedis:
+class PersistentRedis(RedisServer):
     """A redis-server with an append-only file fsynced on every write, restartable on the same port."""
 
-    def __init__(self, workdir: Path) -> None:
-        self.binary, self.workdir = require_redis_server(), workdir
-        self.port = free_loopback_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        args = ["--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.workdir), "--save", ""]
-        args += ["--appendonly", "yes", "--appendfsync", "always"]
-        self.process = subprocess.Popen([self.binary, *args], stdout=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
-                    sock.sendall(b"PING\r\n")
-                    if sock.recv(7).startswith(b"+PONG"):
-                        return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
+    persistence = ("--save", "", "--appendonly", "yes", "--appendfsync", "always")
 
     def kill(self) -> None:
         if self.process is not None:
@@ -216,7 +183,7 @@ class PersistentRedis:
 
 @asynccontextmanager
 async def persistent_redis(workdir: Path) -> AsyncIterator[PersistentRedis]:
-    server = PersistentRedis(workdir)
+    server = PersistentRedis(require_redis_server(), workdir)
     server.start()
     try:
         yield server

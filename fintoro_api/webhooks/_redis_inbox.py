@@ -65,23 +65,28 @@ _OWNED = """
 local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
 if #p == 0 or p[1][2] ~= ARGV[3] then return 0 end
 """
-# KEYS: stream, attempts, done, errors. ARGV: group, entry, consumer, id.
-_COMPLETE = """
+# Takes the entry out of the stream and the group's pending list (KEYS[1] = stream, ARGV[1..2] = group, entry).
+_REMOVE = """
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
+"""
+# KEYS: stream, attempts, done, errors. ARGV: group, entry, consumer, id.
+_COMPLETE = (
+    _REMOVE
+    + """
 redis.call('HDEL', KEYS[2], ARGV[4])
 redis.call('HDEL', KEYS[4], ARGV[4])
 redis.call('INCR', KEYS[3])
 return 1
 """
+)
 # KEYS: stream, retry, delayed, errors. ARGV: group, entry, consumer, id, body, delay_ms, error.
 _RETRY = (
     _OWNED
+    + _REMOVE
     + """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-redis.call('XDEL', KEYS[1], ARGV[2])
 redis.call('HSET', KEYS[3], ARGV[4], ARGV[5])
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[6]), ARGV[4])
 redis.call('HSET', KEYS[4], ARGV[4], ARGV[7])
@@ -91,9 +96,8 @@ return 1
 # KEYS: stream, attempts, dead, errors. ARGV: group, entry, consumer, id, body, attempts, error.
 _DEAD = (
     _OWNED
+    + _REMOVE
     + """
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-redis.call('XDEL', KEYS[1], ARGV[2])
 redis.call('HDEL', KEYS[2], ARGV[4])
 redis.call('HDEL', KEYS[4], ARGV[4])
 redis.call('XADD', KEYS[3], '*', 'id', ARGV[4], 'body', ARGV[5], 'attempts', ARGV[6], 'error', ARGV[7])
@@ -103,9 +107,8 @@ return 1
 # KEYS: stream, attempts. ARGV: group, entry, consumer, id, body. Due again now; the attempt is not counted.
 _RELEASE = (
     _OWNED
+    + _REMOVE
     + """
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-redis.call('XDEL', KEYS[1], ARGV[2])
 redis.call('HINCRBY', KEYS[2], ARGV[4], -1)
 redis.call('XADD', KEYS[1], '*', 'id', ARGV[4], 'body', ARGV[5])
 return 1

@@ -25,6 +25,7 @@ from fintoro_api.webhooks import (
     sign,
     webhook_app,
 )
+from fintoro_api.webhooks._group_commit import GroupCommit
 
 from .support.asgi import serve
 from .support.redis_server import redis_server
@@ -236,3 +237,29 @@ def test_backoff_doubles_with_jitter_and_is_capped(failures: int, low: float, hi
     backoff = Backoff(base=1.0, cap=10.0)
     assert backoff.delay(failures, rng=lambda: 0.0) == low
     assert backoff.delay(failures, rng=lambda: 1.0) == high
+
+
+async def test_group_commit_answers_each_caller_with_its_own_outcome() -> None:
+    batches: list[list[int]] = []
+    release = asyncio.Event()
+
+    async def flush(items: list[int]) -> list[int | Exception]:
+        batches.append(items)
+        await release.wait()
+        return [ValueError(f"item {i} refused") if i == 3 else i * 10 for i in items]
+
+    group: GroupCommit[int, int] = GroupCommit(flush)
+    first = asyncio.create_task(group.submit(0))
+    await asyncio.sleep(0)
+    rest = [asyncio.create_task(group.submit(i)) for i in (1, 2, 3, 4)]
+    await asyncio.sleep(0)
+    rest[0].cancel()  # a caller that goes away
+    release.set()
+    assert await first == 0
+    assert await rest[1] == 20 and await rest[3] == 40
+    with pytest.raises(ValueError, match="item 3 refused"):
+        await rest[2]
+    with pytest.raises(asyncio.CancelledError):
+        await rest[0]
+    await group.idle()
+    assert batches == [[0], [1, 2, 3, 4]], "callers that arrived during a write shared the next one, the gone one too"

@@ -34,6 +34,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from .._exceptions import InboxError
 from ._dedup import DEFAULT_TTL_S
+from ._group_commit import GroupCommit
 from ._inbox import DeadLetter, InboxEntry, InboxStats, event_of
 
 T = TypeVar("T")
@@ -175,6 +176,7 @@ class RedisStreamInbox:
             }.items()
         }
         self._group_ready = False
+        self._appends: GroupCommit[tuple[str, bytes], bool] = GroupCommit(self._append_batch)
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> RedisStreamInbox:
@@ -198,8 +200,22 @@ class RedisStreamInbox:
 
     # --- receiver side ---------------------------------------------------------------------
     async def append(self, event_id: str, body: bytes) -> bool:
-        added = await self._script("append", [self._seen + event_id, self._stream], [event_id, body, self._retain_ms])
-        return bool(added)
+        return await self._appends.submit((event_id, bytes(body)))
+
+    async def _append_batch(self, items: list[tuple[str, bytes]]) -> list[bool | Exception]:
+        # One round trip for every append waiting; each script stays atomic on its own.
+        pipe = self.redis.pipeline(transaction=False)
+        for event_id, body in items:
+            await self._scripts["append"](
+                [self._seen + event_id, self._stream], [event_id, body, self._retain_ms], pipe
+            )
+        results = await self._call("append", pipe.execute(raise_on_error=False))
+        return [
+            InboxError(f"Redis refused the webhook inbox append: {type(r).__name__}")
+            if isinstance(r, Exception)
+            else bool(r)
+            for r in results
+        ]
 
     # --- worker side -----------------------------------------------------------------------
     async def _ensure_group(self) -> None:
@@ -296,4 +312,9 @@ class RedisStreamInbox:
         return int(await self._script("requeue", [self._dead, self._stream, self._attempts], []))
 
     async def aclose(self) -> None:
+        await self._appends.idle()
         await self.redis.aclose()
+
+
+def _refused(error: Exception) -> InboxError:
+    return InboxError(f"Redis refused the webhook inbox append: {type(error).__name__}: {error}")

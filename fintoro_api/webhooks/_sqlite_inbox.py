@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from .._exceptions import InboxError
 from ._dedup import DEFAULT_TTL_S
+from ._group_commit import GroupCommit
 from ._inbox import DeadLetter, InboxEntry, InboxStats, event_of
 
 T = TypeVar("T")
@@ -59,8 +60,7 @@ class SQLiteInbox:
         self._clock = clock  # wall clock: processes sharing the file must agree on it
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fintoro-inbox")
         self._conn: sqlite3.Connection | None = None
-        self._batch: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._writes: GroupCommit[Callable[[sqlite3.Connection], Any], Any] = GroupCommit(self._write_batch)
         self._purged = 0.0
         self._closed = False
         try:
@@ -113,35 +113,15 @@ class SQLiteInbox:
             raise InboxError("the webhook inbox is closed")
         return await asyncio.get_running_loop().run_in_executor(self._executor, self._transaction, work)
 
-    # --- group commit ----------------------------------------------------------------------
     async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``work`` in the next write transaction, together with whatever else is waiting for one."""
         if self._closed:
             raise InboxError("the webhook inbox is closed")
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._batch.append((work, future))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush())
-        # Shielded: a caller that goes away does not take the others' transaction down with it.
-        result: T = await asyncio.shield(future)
+        result: T = await self._writes.submit(work)
         return result
 
-    async def _flush(self) -> None:
-        while self._batch:
-            batch, self._batch = self._batch, []
-            try:
-                outcomes = await self._run(functools.partial(_each_in_a_savepoint, [work for work, _ in batch]))
-            except Exception as exc:  # the transaction itself failed (disk full, database locked too long)
-                outcomes = [exc] * len(batch)
-            for (_, future), outcome in zip(batch, outcomes, strict=True):
-                if future.done():
-                    continue
-                if isinstance(outcome, _Failed):
-                    future.set_exception(outcome.error)
-                elif isinstance(outcome, Exception):
-                    future.set_exception(outcome)
-                else:
-                    future.set_result(outcome)
+    async def _write_batch(self, works: list[Callable[[sqlite3.Connection], Any]]) -> list[Any]:
+        return await self._run(functools.partial(_each_in_a_savepoint, works))
 
     # --- receiver side ---------------------------------------------------------------------
     async def append(self, event_id: str, body: bytes) -> bool:
@@ -259,8 +239,7 @@ class SQLiteInbox:
     async def aclose(self) -> None:
         if self._closed:
             return
-        if self._flusher is not None:
-            await asyncio.gather(self._flusher, return_exceptions=True)
+        await self._writes.idle()
         self._closed = True
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._executor, self._close)
@@ -272,11 +251,6 @@ class SQLiteInbox:
             self._conn = None
 
 
-class _Failed:
-    def __init__(self, error: Exception) -> None:
-        self.error = error
-
-
 def _each_in_a_savepoint(works: list[Callable[[sqlite3.Connection], Any]], conn: sqlite3.Connection) -> list[Any]:
     """Run every write of a group commit; one that fails is rolled back alone and reported to its caller."""
     outcomes = []
@@ -286,6 +260,6 @@ def _each_in_a_savepoint(works: list[Callable[[sqlite3.Connection], Any]], conn:
             outcomes.append(work(conn))
         except Exception as exc:
             conn.execute("ROLLBACK TO one_write")
-            outcomes.append(_Failed(exc))
+            outcomes.append(exc)
         conn.execute("RELEASE one_write")
     return outcomes

@@ -176,7 +176,7 @@ class RedisStreamInbox:
             }.items()
         }
         self._group_ready = False
-        self._appends: GroupCommit[tuple[str, bytes], bool] = GroupCommit(self._append_batch)
+        self._pipelined: GroupCommit[tuple[str, list[str], list[Any]], Any] = GroupCommit(self._script_batch)
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> RedisStreamInbox:
@@ -196,26 +196,21 @@ class RedisStreamInbox:
             raise InboxError(f"Redis unavailable for the webhook inbox ({what}): {type(exc).__name__}") from exc
 
     async def _script(self, name: str, keys: list[str], args: list[Any]) -> Any:
-        return await self._call(name, self._scripts[name](keys=keys, args=args))
+        """Run one of the Lua scripts, in the next pipeline with every other script call waiting for one."""
+        return await self._pipelined.submit((name, keys, args))
+
+    async def _script_batch(self, calls: list[tuple[str, list[str], list[Any]]]) -> list[Any]:
+        # One round trip for many receivers' appends or workers' outcomes; each script stays atomic on its own.
+        pipe = self.redis.pipeline(transaction=False)
+        for name, keys, args in calls:
+            await self._scripts[name](keys, args, pipe)
+        results = await self._call("scripts", pipe.execute(raise_on_error=False))
+        return [_refused(result) if isinstance(result, Exception) else result for result in results]
 
     # --- receiver side ---------------------------------------------------------------------
     async def append(self, event_id: str, body: bytes) -> bool:
-        return await self._appends.submit((event_id, bytes(body)))
-
-    async def _append_batch(self, items: list[tuple[str, bytes]]) -> list[bool | Exception]:
-        # One round trip for every append waiting; each script stays atomic on its own.
-        pipe = self.redis.pipeline(transaction=False)
-        for event_id, body in items:
-            await self._scripts["append"](
-                [self._seen + event_id, self._stream], [event_id, body, self._retain_ms], pipe
-            )
-        results = await self._call("append", pipe.execute(raise_on_error=False))
-        return [
-            InboxError(f"Redis refused the webhook inbox append: {type(r).__name__}")
-            if isinstance(r, Exception)
-            else bool(r)
-            for r in results
-        ]
+        added = await self._script("append", [self._seen + event_id, self._stream], [event_id, body, self._retain_ms])
+        return bool(added)
 
     # --- worker side -----------------------------------------------------------------------
     async def _ensure_group(self) -> None:
@@ -312,9 +307,9 @@ class RedisStreamInbox:
         return int(await self._script("requeue", [self._dead, self._stream, self._attempts], []))
 
     async def aclose(self) -> None:
-        await self._appends.idle()
+        await self._pipelined.idle()
         await self.redis.aclose()
 
 
 def _refused(error: Exception) -> InboxError:
-    return InboxError(f"Redis refused the webhook inbox append: {type(error).__name__}: {error}")
+    return InboxError(f"Redis refused a webhook inbox script: {type(error).__name__}: {error}")

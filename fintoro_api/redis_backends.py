@@ -21,12 +21,11 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Mapping
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from ._exceptions import FintoroError
 from ._headers import RateLimitInfo, parse_retry_after
 from ._ratelimit import DEFAULT_LIMIT, DEFAULT_SAFETY, DEFAULT_WINDOW_S, check_limit
-from .webhooks._dedup import Lease, Seen
 
 try:
     from redis import asyncio as aioredis
@@ -34,7 +33,18 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError("fintoro_api.redis_backends needs the redis package: pip install 'fintoro-api[redis]'") from exc
 
-from .webhooks._redis_inbox import RedisStreamInbox as RedisStreamInbox  # re-exported: the scale-out inbox
+if TYPE_CHECKING:  # imported on first use, so the rate limiter alone does not load the webhooks package
+    from .webhooks._dedup import Lease, Seen
+    from .webhooks._redis_inbox import RedisStreamInbox as RedisStreamInbox
+
+
+def __getattr__(name: str) -> Any:
+    if name == "RedisStreamInbox":  # the scale-out webhook inbox, re-exported here
+        from .webhooks._redis_inbox import RedisStreamInbox
+
+        return RedisStreamInbox
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 logger = logging.getLogger("fintoro_api.redis")
 FailureMode = Literal["open", "closed"]
@@ -179,6 +189,8 @@ class RedisDedupStore(_RedisBackend):
         return f"{self.prefix}:wh:{key}"
 
     async def claim(self, key: str, lease: float) -> Lease | Seen:
+        from .webhooks._dedup import Lease, Seen
+
         taken = Lease(key)
         # Failing open means "process it": a possible duplicate beats a lost event.
         found = await self._call(
@@ -194,6 +206,8 @@ class RedisDedupStore(_RedisBackend):
 
     async def mark_if_new(self, key: str, ttl: float) -> bool:
         """One-phase form (claim for ``ttl``, never completed): True only for the first caller."""
+        from .webhooks._dedup import Lease
+
         return isinstance(await self.claim(key, ttl), Lease)
 
     async def forget(self, key: str) -> None:

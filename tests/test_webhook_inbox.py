@@ -126,10 +126,10 @@ async def test_a_handler_timing_out_is_retried(inbox: Inbox) -> None:
         if len(calls) == 1:
             await asyncio.sleep(30)
 
-    worker = InboxWorker(inbox, stuck_once, handler_timeout=0.2, backoff=Backoff(base=0.01, cap=0.01))
-    assert await worker.drain() == 1
+    worker = InboxWorker(inbox, stuck_once, handler_timeout=0.2, backoff=Backoff(base=1.0, cap=1.0))
+    assert await worker.drain() == 1, "after the timeout the event waits for its backoff (0.5-1 s)"
     assert await inbox.stats() == InboxStats(pending=1, running=0, dead=0, done=0)
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(1.05)
     assert await worker.drain() == 1
     assert len(calls) == 2 and await inbox.stats() == InboxStats(pending=0, running=0, dead=0, done=1)
 

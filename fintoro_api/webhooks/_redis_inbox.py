@@ -68,7 +68,7 @@ if #p == 0 or p[1][2] ~= ARGV[3] then return 0 end
 """
 # Takes the entry out of the stream and the group's pending list (KEYS[1] = stream, ARGV[1..2] = group, entry).
 _REMOVE = """
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+local acked = redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
 """
 # KEYS: stream, attempts, done, errors. ARGV: group, entry, consumer, id.
@@ -77,7 +77,7 @@ _COMPLETE = (
     + """
 redis.call('HDEL', KEYS[2], ARGV[4])
 redis.call('HDEL', KEYS[4], ARGV[4])
-redis.call('INCR', KEYS[3])
+if acked == 1 then redis.call('INCR', KEYS[3]) end  -- once, even if a lost reply makes the worker repeat this
 return 1
 """
 )
@@ -176,6 +176,7 @@ class RedisStreamInbox:
             }.items()
         }
         self._group_ready = False
+        self._cursor = "0-0"
         self._pipelined: GroupCommit[tuple[str, list[str], list[Any]], Any] = GroupCommit(self._script_batch)
 
     @classmethod
@@ -201,10 +202,11 @@ class RedisStreamInbox:
 
     async def _script_batch(self, calls: list[tuple[str, list[str], list[Any]]]) -> list[Any]:
         # One round trip for many receivers' appends or workers' outcomes; each script stays atomic on its own.
-        pipe = self.redis.pipeline(transaction=False)
-        for name, keys, args in calls:
-            await self._scripts[name](keys, args, pipe)
-        results = await self._call("scripts", pipe.execute(raise_on_error=False))
+        # ``async with``: a pipeline cut off by the timeout gives its connection back.
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for name, keys, args in calls:
+                await self._scripts[name](keys, args, pipe)
+            results = await self._call("scripts", pipe.execute(raise_on_error=False))
         return [_refused(result) if isinstance(result, Exception) else result for result in results]
 
     # --- receiver side ---------------------------------------------------------------------
@@ -234,10 +236,13 @@ class RedisStreamInbox:
 
     async def _claim(self, consumer: str, lease: float, limit: int) -> list[InboxEntry]:
         await self._script("promote", [self._retry, self._delayed, self._stream], [limit])
-        # Entries whose worker died (idle past the lease) first, then new ones.
-        _, raw, *_ = await self._call(
-            "claim", self.redis.xautoclaim(self._stream, _GROUP, consumer, int(lease * 1000), "0-0", count=limit)
+        # Entries whose worker died (idle past the lease) first, then new ones. The scan resumes where the
+        # last one stopped, so stale entries deep in a long pending list are reached too.
+        cursor, raw, *_ = await self._call(
+            "claim",
+            self.redis.xautoclaim(self._stream, _GROUP, consumer, int(lease * 1000), self._cursor, count=limit),
         )
+        self._cursor = _text(cursor)
         entries = [(entry_id, fields) for entry_id, fields in raw if fields]
         if len(entries) < limit:
             read = await self._call(
@@ -249,10 +254,10 @@ class RedisStreamInbox:
         if not entries:
             return []
         found = [(_text(entry_id), _fields(raw_fields)) for entry_id, raw_fields in entries]
-        pipe = self.redis.pipeline(transaction=False)
-        for _, fields in found:
-            pipe.hincrby(self._attempts, _text(fields["id"]), 1)
-        attempts = await self._call("count attempts", pipe.execute())
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for _, fields in found:
+                pipe.hincrby(self._attempts, _text(fields["id"]), 1)
+            attempts = await self._call("count attempts", pipe.execute())
         return [
             InboxEntry(event_of(fields["body"]), int(attempt), f"{consumer} {entry_id}", fields["body"])
             for (entry_id, fields), attempt in zip(found, attempts, strict=True)
@@ -283,13 +288,13 @@ class RedisStreamInbox:
     # --- visibility ------------------------------------------------------------------------
     async def stats(self) -> InboxStats:
         await self._ensure_group()
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.xlen(self._stream)
-        pipe.xpending(self._stream, _GROUP)
-        pipe.zcard(self._retry)
-        pipe.xlen(self._dead)
-        pipe.get(self._done)
-        stream_len, pending, retrying, dead, done = await self._call("stats", pipe.execute())
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xlen(self._stream)
+            pipe.xpending(self._stream, _GROUP)
+            pipe.zcard(self._retry)
+            pipe.xlen(self._dead)
+            pipe.get(self._done)
+            stream_len, pending, retrying, dead, done = await self._call("stats", pipe.execute())
         running = int(pending["pending"])
         return InboxStats(
             pending=int(stream_len) - running + int(retrying), running=running, dead=int(dead), done=int(done or 0)

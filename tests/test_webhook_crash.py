@@ -240,3 +240,29 @@ async def test_redis_killed_and_restarted_mid_run(tmp_path: Path) -> None:
     assert sorted(handled) == sorted(ids), "every event handled once across the Redis restart"
     assert stats == InboxStats(pending=0, running=0, dead=0, done=len(ids))
     print(f"\nRedis killed mid-run: {len(statuses) - len(ids)} deliveries answered 503 and were redelivered")
+
+
+async def test_one_receiver_and_two_worker_processes_share_the_inbox(inbox_target: str, tmp_path: Path) -> None:
+    ids = [str(uuid.uuid4()) for _ in range(200)]
+    log = tmp_path / "handled.log"
+    port = free_loopback_port()
+    env = child_env(inbox_target, HANDLED_LOG=str(log))
+    with (
+        child(receiver_command(port), env),
+        child(worker_command(), env),
+        child(worker_command(), env),
+    ):
+        await wait_for_port(port)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+            slots = asyncio.Semaphore(20)
+
+            async def deliver(event_id: str) -> int:
+                body = event_body(event_id)
+                async with slots:
+                    return (await http.post("/", content=body, headers=sign(body, SECRET))).status_code
+
+            statuses = await asyncio.gather(*(deliver(i) for i in ids + ids[:50]))
+        await wait_until(lambda: len(handled_lines(log)) >= len(ids), "the workers to handle every event")
+        await asyncio.sleep(0.5)  # room for a wrong second run to show up
+    assert statuses == [204] * 250
+    assert sorted(handled_lines(log)) == sorted(ids), "each event handled by exactly one of the two workers, once"

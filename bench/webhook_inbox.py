@@ -6,6 +6,8 @@ Each round starts a fresh uvicorn process per variant, in an order that rotates 
 
 - ``bare``: an ASGI app that reads the body and answers 204 (the baseline);
 - ``sqlite``: ``webhook_app(secret, inbox=SQLiteInbox(...))`` (WAL, synchronous=FULL, a fresh file);
+- ``sqlite-nofsync``: the same with ``durable="process-crash"`` (synchronous=NORMAL: no fsync per commit),
+  to show what the fsync costs on this machine;
 - ``redis``: ``webhook_app(secret, inbox=RedisStreamInbox(...))`` on a local redis-server with
   ``appendonly yes, appendfsync always`` (the durability the 2xx promises).
 
@@ -43,7 +45,7 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
 DELIVERIES = int(os.environ.get("BENCH_DELIVERIES", "1000"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "50"))
 SECRET = "whsec_bench_SECRET"
-VARIANTS = ("bare", "sqlite", "redis")
+VARIANTS = ("bare", "sqlite", "sqlite-nofsync", "redis")
 
 
 # --- the server processes -------------------------------------------------------------------------------
@@ -61,7 +63,8 @@ def open_inbox(target: str) -> Inbox:
         from fintoro_api.redis_backends import RedisStreamInbox
 
         return RedisStreamInbox.from_url(target, prefix=os.environ["BENCH_PREFIX"])
-    return SQLiteInbox(target)
+    durable = "process-crash" if os.environ["BENCH_VARIANT"] == "sqlite-nofsync" else "power-loss"
+    return SQLiteInbox(target, durable=durable)
 
 
 def app() -> Any:
@@ -197,7 +200,7 @@ async def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-webhooks-") as tmp:
         binary = shutil.which("redis-server")
         redis = DurableRedis(binary, Path(tmp)) if binary else None
-        variants = VARIANTS if redis is not None else VARIANTS[:2]
+        variants = VARIANTS if redis is not None else VARIANTS[:3]
         if redis is None:
             print("redis-server not installed (make redis): the Redis variant is skipped")
         else:
@@ -208,7 +211,7 @@ async def main() -> None:
                 order = variants[number % len(variants) :] + variants[: number % len(variants)]
                 results = {}
                 for variant in order:
-                    sqlite_file = str(Path(tmp) / f"inbox-{number}.db")
+                    sqlite_file = str(Path(tmp) / f"inbox-{number}-{variant}.db")
                     target = redis.url if redis is not None and variant == "redis" else sqlite_file
                     results[variant] = await one_variant(variant, target, f"bench{number}", env)
                 rounds.append(results)

@@ -210,6 +210,8 @@ async def test_bad_inbox_files_and_settings_fail_clearly(tmp_path: Path) -> None
     with pytest.raises(InboxError, match="schema 7"):
         SQLiteInbox(tmp_path / "newer.db")
     assert not (tmp_path / "no-such-dir").exists()
+    with pytest.raises(ValueError, match="durable must be"):
+        SQLiteInbox(tmp_path / "ok.db", durable="sometimes")  # type: ignore[arg-type]
     inbox = SQLiteInbox(tmp_path / "ok.db")
 
     async def handler(event: WebhookEvent) -> None:

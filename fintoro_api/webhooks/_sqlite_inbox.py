@@ -1,4 +1,4 @@
-"""The embedded inbox: one SQLite file (WAL, ``synchronous=FULL``), zero set-up.
+"""The embedded inbox: one SQLite file (WAL, ``synchronous=FULL`` by default), zero set-up.
 
 All database work runs on one dedicated thread per ``SQLiteInbox`` (stdlib
 ``sqlite3``; no extra dependency), so the event loop never blocks on disk.
@@ -19,7 +19,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from .._exceptions import InboxError
 from ._dedup import DEFAULT_TTL_S
@@ -46,15 +46,25 @@ _PURGE_EVERY_S = 60.0
 
 
 class SQLiteInbox:
-    """An ``Inbox`` in a SQLite file; done entries are remembered for ``retain_done`` seconds (dedup window)."""
+    """An ``Inbox`` in a SQLite file; done entries are remembered for ``retain_done`` seconds (dedup window).
+
+    ``durable="power-loss"`` (default) fsyncs every commit (``synchronous=FULL``):
+    a 2xx means the event is on disk. ``durable="process-crash"``
+    (``synchronous=NORMAL``) skips that fsync: the event survives the process
+    being killed, not the machine losing power.
+    """
 
     def __init__(
         self,
         path: str | os.PathLike[str],
         *,
+        durable: Literal["power-loss", "process-crash"] = "power-loss",
         retain_done: float = DEFAULT_TTL_S,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        if durable not in ("power-loss", "process-crash"):
+            raise ValueError(f"durable must be 'power-loss' or 'process-crash', got {durable!r}")
+        self._synchronous = "FULL" if durable == "power-loss" else "NORMAL"
         self.path = os.fspath(path)
         self._retain = retain_done
         self._clock = clock  # wall clock: processes sharing the file must agree on it
@@ -80,7 +90,7 @@ class SQLiteInbox:
             raise InboxError(f"cannot open the webhook inbox {self.path!r}: {exc}") from exc
         try:
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")  # a 2xx promises the row survives a power cut too
+            conn.execute(f"PRAGMA synchronous={self._synchronous}")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version not in (0, _SCHEMA_VERSION):
                 raise InboxError(f"{self.path!r} holds inbox schema {version}; this version reads {_SCHEMA_VERSION}")

@@ -73,16 +73,20 @@ async def test_append_deduplicates_and_the_worker_completes_each_once(inbox: Inb
     bodies = [event_body() for _ in range(20)]
     assert [await inbox.append(event_id_of(b), b) for b in bodies] == [True] * 20
     assert [await inbox.append(event_id_of(b), b) for b in bodies[:5]] == [False] * 5, "redeliveries"
-    assert await inbox.stats() == InboxStats(pending=20, running=0, dead=0, done=0)
+    twice = event_body()
+    at_once = await asyncio.gather(*(inbox.append(event_id_of(twice), twice) for _ in range(3)))
+    assert sorted(at_once) == [False, False, True], "concurrent deliveries of one id (one write batch): stored once"
+    bodies.append(twice)
+    assert await inbox.stats() == InboxStats(pending=21, running=0, dead=0, done=0)
     handled: list[WebhookEvent] = []
 
     async def handler(event: WebhookEvent) -> None:
         handled.append(event)
 
-    assert await InboxWorker(inbox, handler).drain() == 20
+    assert await InboxWorker(inbox, handler).drain() == 21
     assert sorted(e.id for e in handled) == sorted(event_id_of(b) for b in bodies)
     assert handled[0].payload["company"] == {"id": 15}, "the stored body keeps fields the model does not name"
-    assert await inbox.stats() == InboxStats(pending=0, running=0, dead=0, done=20)
+    assert await inbox.stats() == InboxStats(pending=0, running=0, dead=0, done=21)
     assert await inbox.append(event_id_of(bodies[0]), bodies[0]) is False, "done ids stay deduplicated"
     assert await InboxWorker(inbox, handler).drain() == 0
 

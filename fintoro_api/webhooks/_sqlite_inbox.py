@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS fintoro_webhook_inbox (
 CREATE INDEX IF NOT EXISTS fintoro_webhook_inbox_due ON fintoro_webhook_inbox (state, due_at);
 """
 _PURGE_EVERY_S = 60.0
+_ROWS_PER_STATEMENT = 200  # 4 parameters each, well under SQLite's limit of bound parameters
 
 
 class SQLiteInbox:
@@ -71,6 +72,9 @@ class SQLiteInbox:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fintoro-inbox")
         self._conn: sqlite3.Connection | None = None
         self._writes: GroupCommit[Callable[[sqlite3.Connection], Any], Any] = GroupCommit(self._write_batch)
+        # Appends have their own group: a few statements per batch, not per row. Every statement hands the GIL
+        # to this thread and back, and each hand-back may wait for the busy event loop (the switch interval).
+        self._appends: GroupCommit[tuple[str, bytes], bool] = GroupCommit(self._append_batch)
         self._purged = 0.0
         self._closed = False
         try:
@@ -131,21 +135,17 @@ class SQLiteInbox:
         return result
 
     async def _write_batch(self, works: list[Callable[[sqlite3.Connection], Any]]) -> list[Any]:
-        return await self._run(functools.partial(_each_in_a_savepoint, works))
+        # All in one transaction: if one fails, none is applied and every caller gets the error (and may retry).
+        return await self._run(lambda conn: [work(conn) for work in works])
 
     # --- receiver side ---------------------------------------------------------------------
     async def append(self, event_id: str, body: bytes) -> bool:
-        now, row = self._clock(), bytes(body)
+        if self._closed:
+            raise InboxError("the webhook inbox is closed")
+        return await self._appends.submit((event_id, bytes(body)))
 
-        def work(conn: sqlite3.Connection) -> bool:
-            inserted = conn.execute(
-                "INSERT OR IGNORE INTO fintoro_webhook_inbox (id, body, state, attempts, due_at, received_at)"
-                " VALUES (?, ?, 'pending', 0, ?, ?)",
-                (event_id, row, now, now),
-            )
-            return inserted.rowcount == 1
-
-        return await self._write(work)
+    async def _append_batch(self, rows: list[tuple[str, bytes]]) -> list[bool | Exception]:
+        return list(await self._run(functools.partial(_insert_new, rows, self._clock())))
 
     # --- worker side -----------------------------------------------------------------------
     async def claim(self, consumer: str, lease: float, limit: int) -> list[InboxEntry]:
@@ -249,6 +249,7 @@ class SQLiteInbox:
     async def aclose(self) -> None:
         if self._closed:
             return
+        await self._appends.idle()
         await self._writes.idle()
         self._closed = True
         loop = asyncio.get_running_loop()
@@ -261,15 +262,25 @@ class SQLiteInbox:
             self._conn = None
 
 
-def _each_in_a_savepoint(works: list[Callable[[sqlite3.Connection], Any]], conn: sqlite3.Connection) -> list[Any]:
-    """Run every write of a group commit; one that fails is rolled back alone and reported to its caller."""
-    outcomes = []
-    for work in works:
-        conn.execute("SAVEPOINT one_write")
-        try:
-            outcomes.append(work(conn))
-        except Exception as exc:
-            conn.execute("ROLLBACK TO one_write")
-            outcomes.append(exc)
-        conn.execute("RELEASE one_write")
-    return outcomes
+def _insert_new(rows: list[tuple[str, bytes]], now: float, conn: sqlite3.Connection) -> list[bool]:
+    """Insert the rows whose id is not in the inbox yet (nor earlier in ``rows``); True for each one inserted."""
+    inserted: list[bool] = []
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        chunk = rows[start : start + _ROWS_PER_STATEMENT]
+        marks = ", ".join("?" * len(chunk))
+        found = conn.execute(f"SELECT id FROM fintoro_webhook_inbox WHERE id IN ({marks})", [i for i, _ in chunk])  # noqa: S608
+        seen = {row[0] for row in found.fetchall()}
+        fresh: list[str | bytes | float] = []
+        for event_id, body in chunk:
+            inserted.append(event_id not in seen)
+            if event_id not in seen:
+                seen.add(event_id)  # a second delivery of the same id in this batch is a redelivery
+                fresh.extend((event_id, body, now, now))
+        if fresh:
+            values = ", ".join(["(?, ?, 'pending', 0, ?, ?)"] * (len(fresh) // 4))
+            conn.execute(
+                "INSERT INTO fintoro_webhook_inbox (id, body, state, attempts, due_at, received_at)"  # noqa: S608
+                f" VALUES {values}",
+                fresh,
+            )
+    return inserted

@@ -45,17 +45,19 @@ def event_body(event_id: str) -> bytes:
     return json.dumps(payload).encode()
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=["sqlite", "sqlite-process-crash", "redis"])
 def inbox_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield str(tmp_path / "inbox.db")
+    if request.param.startswith("sqlite"):
+        yield str(tmp_path / ("inbox.nofsync.db" if request.param == "sqlite-process-crash" else "inbox.db"))
         return
     with redis_server(tmp_path) as server:
         yield server.url
 
 
 def open_inbox(target: str) -> Inbox:
-    return RedisStreamInbox.from_url(target, prefix="test") if target.startswith("redis://") else SQLiteInbox(target)
+    if target.startswith("redis://"):
+        return RedisStreamInbox.from_url(target, prefix="test")
+    return SQLiteInbox(target, durable="process-crash" if target.endswith(".nofsync.db") else "power-loss")
 
 
 def child_env(target: str, **extra: str) -> dict[str, str]:

@@ -20,7 +20,8 @@ def open_inbox() -> Inbox:
         from fintoro_api.redis_backends import RedisStreamInbox
 
         return RedisStreamInbox.from_url(target, prefix=os.environ.get("INBOX_PREFIX", "test"))
-    return SQLiteInbox(target)
+    # A file named *.nofsync.db is opened without the per-commit fsync (durable against a killed process only).
+    return SQLiteInbox(target, durable="process-crash" if target.endswith(".nofsync.db") else "power-loss")
 
 
 def receiver() -> object:

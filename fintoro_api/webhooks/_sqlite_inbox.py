@@ -4,7 +4,9 @@ All database work runs on one dedicated thread per ``SQLiteInbox`` (stdlib
 ``sqlite3``; no extra dependency), so the event loop never blocks on disk.
 Writes (appends, claims, outcomes) that arrive while a commit is in flight are
 committed together (group commit): under load, one fsync covers many of them
-and each caller still gets its answer only after its change is durable. A receiver process and worker
+and each caller still gets its answer only after its change is durable. The
+write-ahead log is checkpointed by workers (at most once a second, as they
+claim), never inside an append's commit. A receiver process and worker
 processes may open the same file; SQLite's locks serialize their writes and
 every state change is one short ``BEGIN IMMEDIATE`` transaction.
 """
@@ -43,6 +45,7 @@ CREATE TABLE IF NOT EXISTS fintoro_webhook_inbox (
 CREATE INDEX IF NOT EXISTS fintoro_webhook_inbox_due ON fintoro_webhook_inbox (state, due_at);
 """
 _PURGE_EVERY_S = 60.0
+_CHECKPOINT_EVERY_S = 1.0
 _ROWS_PER_STATEMENT = 200  # 4 parameters each, well under SQLite's limit of bound parameters
 
 
@@ -75,7 +78,7 @@ class SQLiteInbox:
         # Appends have their own group: a few statements per batch, not per row. Every statement hands the GIL
         # to this thread and back, and each hand-back may wait for the busy event loop (the switch interval).
         self._appends: GroupCommit[tuple[str, bytes], bool] = GroupCommit(self._append_batch)
-        self._purged = 0.0
+        self._purged = self._checkpointed = 0.0
         self._closed = False
         try:
             self._executor.submit(self._open).result()  # a bad path fails here, at start-up
@@ -94,6 +97,8 @@ class SQLiteInbox:
             raise InboxError(f"cannot open the webhook inbox {self.path!r}: {exc}") from exc
         try:
             conn.execute("PRAGMA journal_mode=WAL")
+            # Not inside an append's commit (a stall for every delivery waiting on it): workers checkpoint.
+            conn.execute("PRAGMA wal_autocheckpoint=0")
             conn.execute(f"PRAGMA synchronous={self._synchronous}")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version not in (0, _SCHEMA_VERSION):
@@ -121,6 +126,12 @@ class SQLiteInbox:
                 conn.execute("ROLLBACK")
             raise
         return result
+
+    def _autocommit(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        conn = self._conn
+        if conn is None:
+            raise InboxError("the webhook inbox is closed")
+        return work(conn)
 
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         if self._closed:
@@ -167,6 +178,9 @@ class SQLiteInbox:
             ).fetchall()
 
         rows = await self._write(work)
+        if self._clock() - self._checkpointed > _CHECKPOINT_EVERY_S:
+            self._checkpointed = self._clock()
+            await asyncio.get_running_loop().run_in_executor(self._executor, self._autocommit, _checkpoint)
         return [InboxEntry(event_of(body), attempts, token, body) for body, attempts in rows]
 
     async def _execute(self, sql: str, *params: Any) -> None:
@@ -260,6 +274,11 @@ class SQLiteInbox:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+def _checkpoint(conn: sqlite3.Connection) -> None:
+    """Copy the write-ahead log back into the database without blocking writers (PASSIVE)."""
+    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
 
 def _insert_new(rows: list[tuple[str, bytes]], now: float, conn: sqlite3.Connection) -> list[bool]:

@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from . import facade, fakedata, fidelity, index
+from . import facade, fakedata, fidelity, index, webhook_types
 from .errors import CodegenError
 from .overlay import apply_overlays, load_overlays
 from .spec import ROOT
@@ -40,7 +40,7 @@ API_REFERENCE = ROOT / "docs" / "api.md"  # git-ignored: it carries spec text
 # The generator's output we keep (its client.py, errors.py and __init__.py are
 # replaced by hand-written modules), plus the modules codegen/index.py writes.
 FROM_GENERATOR = ("api", "models", "types.py")
-GENERATED = (*FROM_GENERATOR, *index.MODULES, fakedata.FILE, STAMP)
+GENERATED = (*FROM_GENERATOR, *index.MODULES, fakedata.FILE, webhook_types.MODULE, STAMP)
 
 
 def check_tools() -> None:
@@ -166,6 +166,7 @@ def generate(
         rewritten = fidelity.decimal_numbers(out) if exact_numbers else []
         summary, table = index.write_modules(out, raw_spec=spec, patched_spec=patched)
         reference = facade.write(out, grouped, CONFIG_FILE)
+        summary["webhook_resource_types"] = webhook_types.write_module(out, patched)
         summary["decimal_modules"] = len(rewritten)
         fakedata.write(out, spec)
         # The post-hooks formatted the generator's output; re-format only what codegen changed or wrote.

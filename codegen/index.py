@@ -219,8 +219,6 @@ def write_modules(
         "    multipart_arrays: tuple[str, ...]  # multipart array fields, sent as name[] parts for PHP\n"
         "    lookup: bool  # a fixed lookup (ids never change in v1): its answers may be cached\n\n\n"
         "OPERATIONS: dict[str, Operation] = {\n" + "".join(op_rows) + "}\n\n"
-        "# Resource collection -> the operationId of its GET /<collection>/{id} (webhook events fetch through it).\n"
-        f"SHOW_OPERATIONS: dict[str, str] = {show_operations(operations)!r}\n\n"
         "# Binary downloads: (full-match pattern of the API path, operationId).\n"
         f"BINARY_ROUTES: tuple[tuple[str, str], ...] = {binary_routes(operations)!r}\n\n"
         "# A generated module's OPERATION (the generator's name for its operationId) -> operationId.\n"
@@ -242,17 +240,6 @@ def write_modules(
 
 
 Operations = list[tuple[str, str, dict[str, Any], list[dict[str, Any]]]]
-_SHOW_PATH = re.compile(r"/([a-z0-9-]+)/\{[^}]+\}")
-
-
-def show_operations(operations: Operations) -> dict[str, str]:
-    """collection -> operationId of ``GET /<collection>/{id}`` (JSON detail, not a download)."""
-    found = {}
-    for method, path, operation, _ in operations:
-        match = _SHOW_PATH.fullmatch(path)
-        if method == "get" and match and not _binary_type(operation):
-            found[match.group(1)] = str(operation["operationId"])
-    return dict(sorted(found.items()))
 
 
 def binary_routes(operations: Operations) -> tuple[tuple[str, str], ...]:

@@ -357,3 +357,8 @@ def _message_of(body: Any) -> str | None:
 
 def _shorten(text: str) -> str:
     return text if len(text) <= _MESSAGE_LIMIT else text[: _MESSAGE_LIMIT - 1] + "…"
+
+
+# --- webhook inbox (issue 15) ---
+class InboxError(FintoroError):
+    """The webhook inbox cannot be opened or used (a bad path, a foreign schema, a closed inbox)."""

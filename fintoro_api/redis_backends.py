@@ -5,8 +5,8 @@ Install with ``pip install fintoro-api[redis]``.
 - ``RedisRateLimiter`` paces every process of a company on one schedule (the
   same GCRA as the in-memory limiter, kept in Redis and advanced by a Lua
   script using Redis' own clock, so process clocks need not agree).
-- ``RedisDedupStore`` takes a webhook id with ``SET NX PX``: whichever replica
-  gets there first processes the delivery.
+- ``RedisDedupStore`` claims a webhook id under a lease (atomic Lua), marks it
+  done after the handler succeeded, releases it on failure.
 
 Keys are namespaced (``<prefix>:rl:<company>:...``, ``<prefix>:wh:<id>``) and
 all carry TTLs, so nothing grows without bound. When Redis cannot be reached
@@ -21,7 +21,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Mapping
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from ._exceptions import RedisUnavailableError as RedisUnavailableError  # defined with every other error
 from ._headers import RateLimitInfo, parse_retry_after
@@ -32,6 +32,19 @@ try:
     from redis.exceptions import RedisError
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError("fintoro_api.redis_backends needs the redis package: pip install 'fintoro-api[redis]'") from exc
+
+if TYPE_CHECKING:  # imported on first use, so the rate limiter alone does not load the webhooks package
+    from .webhooks._dedup import Lease, Seen
+    from .webhooks._redis_inbox import RedisStreamInbox as RedisStreamInbox
+
+
+def __getattr__(name: str) -> Any:
+    if name == "RedisStreamInbox":  # the scale-out webhook inbox, re-exported here
+        from .webhooks._redis_inbox import RedisStreamInbox
+
+        return RedisStreamInbox
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 logger = logging.getLogger("fintoro_api.redis")
 FailureMode = Literal["open", "closed"]
@@ -148,7 +161,13 @@ class RedisRateLimiter(_RedisBackend):
 
 
 class RedisDedupStore(_RedisBackend):
-    """A webhook ``DedupStore`` shared by every receiver replica (``SET NX`` with a TTL)."""
+    """A two-phase webhook ``DedupStore`` shared by every receiver replica.
+
+    ``<prefix>:wh:<id>`` holds the lease token while an attempt runs (``PX`` =
+    the lease, so a crashed replica's claim expires) and ``done`` afterwards
+    (``PX`` = the dedup TTL). Claim and release are Lua scripts: atomic
+    check-and-set and compare-and-delete.
+    """
 
     def __init__(
         self,
@@ -159,16 +178,58 @@ class RedisDedupStore(_RedisBackend):
         on_error: FailureMode = "closed",
     ) -> None:
         super().__init__(client, prefix=prefix, timeout=timeout, on_error=on_error)
+        self._claim = self.redis.register_script(_CLAIM)
+        self._release = self.redis.register_script(_RELEASE)
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}:wh:{key}"
 
-    async def mark_if_new(self, key: str, ttl: float) -> bool:
+    async def claim(self, key: str, lease: float) -> Lease | Seen:
+        from .webhooks._dedup import Lease, Seen
+
+        taken = Lease(key)
         # Failing open means "process it": a possible duplicate beats a lost event.
-        taken = await self._call(
-            "webhook deduplication", self.redis.set(self._key(key), b"1", nx=True, px=max(1, int(ttl * 1000))), True
+        found = await self._call(
+            "webhook deduplication", self._claim(keys=[self._key(key)], args=[taken.token, _ms(lease)]), 1
         )
-        return bool(taken)
+        return taken if int(found) == 1 else Seen.DONE if int(found) == 0 else Seen.IN_PROGRESS
+
+    async def complete(self, lease: Lease, ttl: float) -> None:
+        await self._call("webhook deduplication", self.redis.set(self._key(lease.key), _DONE, px=_ms(ttl)), None)
+
+    async def release(self, lease: Lease) -> None:
+        await self._call("webhook deduplication", self._release(keys=[self._key(lease.key)], args=[lease.token]), 0)
+
+    async def mark_if_new(self, key: str, ttl: float) -> bool:
+        """One-phase form (claim for ``ttl``, never completed): True only for the first caller."""
+        from .webhooks._dedup import Lease
+
+        return isinstance(await self.claim(key, ttl), Lease)
 
     async def forget(self, key: str) -> None:
+        """Drop ``key`` whatever its state."""
         await self._call("webhook deduplication", self.redis.delete(self._key(key)), 0)
+
+
+def _ms(seconds: float) -> int:
+    if not 0 < seconds < 30 * 24 * 3600:  # every key carries a bounded TTL
+        raise ValueError(f"a lease or TTL must be between 0 and 30 days, got {seconds!r} s")
+    return max(1, int(seconds * 1000))
+
+
+_DONE = b"done"
+# KEYS: the id's key. ARGV: lease token, lease_ms. 1 = claimed, 0 = done, -1 = in progress elsewhere.
+_CLAIM = """
+local held = redis.call('GET', KEYS[1])
+if not held then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+if held == 'done' then return 0 end
+return -1
+"""
+# KEYS: the id's key. ARGV: lease token. Deletes only a claim still held by that token.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""

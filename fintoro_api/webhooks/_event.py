@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from ._errors import WebhookPayloadError
 
+if TYPE_CHECKING:  # generated modules, imported when the first event is parsed
+    from .._webhook_types import WebhookResourceType
+    from ..models.webhook_event_type import WebhookEventType
+
 
 @attrs.frozen
 class WebhookResource:
-    """Which resource changed: ``type`` (camelCase singular, e.g. ``invoice``) and ``id``."""
+    """Which resource changed: ``type`` (a ``WebhookResourceType``: camelCase singular, e.g. ``invoice``) and ``id``.
 
-    type: str
+    A resource type added after this package was generated still parses (its ``is_known`` is False).
+    """
+
+    type: WebhookResourceType
     id: int | str
 
 
@@ -28,13 +35,14 @@ class WebhookEvent:
     """
 
     id: str
-    type: Any  # WebhookEventType; Any so this module need not import the generated models
+    type: WebhookEventType
     occurred_at: datetime
     resource: WebhookResource
     payload: dict[str, Any] = attrs.field(repr=False)
 
     @classmethod
     def from_payload(cls, payload: Any) -> WebhookEvent:
+        from .._webhook_types import WebhookResourceType
         from ..models.webhook_event_type import WebhookEventType
 
         if not isinstance(payload, dict):
@@ -65,7 +73,7 @@ class WebhookEvent:
             id=event_id,
             type=WebhookEventType(event_type),
             occurred_at=occurred_at,
-            resource=WebhookResource(type=resource["type"], id=resource_id),
+            resource=WebhookResource(type=WebhookResourceType(resource["type"]), id=resource_id),
             payload=payload,
         )
 

@@ -1,26 +1,41 @@
-"""A ready ASGI receiver: read the raw body (bounded), verify, deduplicate, run your handler.
+"""A ready ASGI receiver: read the raw body (bounded), verify, then run your handler or append to an inbox.
 
-Answers: 204 once the handler has finished (and for a delivery already seen),
-400/401 for a delivery that fails verification, 413 for a body over the
-limit, 405 for other methods, 500 when the handler raises and 503 when the
-dedup store is unavailable, so that Fintoro delivers the event again later. Mount it anywhere ASGI apps mount (uvicorn,
+Inline (``webhook_app(secret, handler)``): the id is claimed in the dedup
+store under a lease, the handler runs (at most ``handler_timeout`` seconds),
+and the id is marked done only after it succeeded. Answers: 204 once the
+handler has finished (and for an id already done); 409 with ``Retry-After``
+for a redelivery that arrives while another attempt of the same id is still
+running (any non-2xx makes Fintoro deliver again later; 409 says "this id is
+busy" without looking like a server failure); 500 when the handler raises or
+times out (its claim is released first); 503 when the dedup store is down.
+
+Durable (``webhook_app(secret, inbox=SQLiteInbox(...))``): 204 once the
+verified body is durably in the inbox (also for a redelivery already there),
+503 when the inbox cannot store it; an ``InboxWorker`` runs the handler.
+
+Both: 400/401 for a delivery that fails verification, 413 for a body over the
+limit, 405 for other methods. Mount it anywhere ASGI apps mount (uvicorn,
 Starlette, FastAPI).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from ._dedup import DEFAULT_TTL_S, DedupStore, InMemoryDedupStore
+from ._dedup import DEFAULT_LEASE_S, DEFAULT_TTL_S, DedupStore, InMemoryDedupStore, Lease, Seen
 from ._errors import WebhookVerificationError
 from ._event import WebhookEvent
+from ._inbox import Inbox
 from ._verify import DEFAULT_TOLERANCE_S, SecretLike, secret_bytes, verify
 
 logger = logging.getLogger("fintoro_api.webhooks")
 DEFAULT_MAX_BODY = 1024 * 1024
+# Fintoro stops waiting after 10 s; a handler still running then is retried anyway.
+DEFAULT_HANDLER_TIMEOUT_S = 30.0
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -33,34 +48,48 @@ class _BodyTooLarge(Exception):
 
 
 class WebhookReceiver:
-    """An ASGI app receiving Fintoro webhooks; ``handler(event)`` runs once per event id.
+    """An ASGI app receiving Fintoro webhooks.
 
-    ``secret`` may be a list (during a rotation); ``store`` is any DedupStore
-    (in-memory by default); bodies over ``max_body`` bytes get 413.
+    Give it either ``handler`` (run inline, once per event id, deduplicated by
+    ``store``) or ``inbox`` (append and answer; an ``InboxWorker`` runs the
+    handler). ``secret`` may be a list (during a rotation); bodies over
+    ``max_body`` bytes get 413. ``lease`` bounds how long a crashed process
+    keeps an id claimed; it must outlast ``handler_timeout``.
     """
 
     def __init__(
         self,
         secret: SecretLike | Sequence[SecretLike],
-        handler: Handler,
+        handler: Handler | None = None,
         *,
+        inbox: Inbox | None = None,
         store: DedupStore | None = None,
         tolerance: int = DEFAULT_TOLERANCE_S,
         max_body: int = DEFAULT_MAX_BODY,
         dedup_ttl: float = DEFAULT_TTL_S,
+        handler_timeout: float = DEFAULT_HANDLER_TIMEOUT_S,
+        lease: float = DEFAULT_LEASE_S,
     ) -> None:
+        if (handler is None) == (inbox is None):
+            raise ValueError("give exactly one of handler (run inline) or inbox (append; a worker runs the handler)")
         if max_body <= 0:
             raise ValueError("max_body must be positive")
+        if not 0 < handler_timeout < lease:
+            raise ValueError(f"handler_timeout must be > 0 and shorter than lease ({lease} s), got {handler_timeout}")
         secret_bytes(secret)  # fail at start-up, not on the first delivery, for an empty secret list
         self._secret = secret
         self._handler = handler
+        self._inbox = inbox
         self._store = store if store is not None else InMemoryDedupStore()
         self._tolerance = tolerance
         self._max_body = max_body
         self._ttl = dedup_ttl
+        self._handler_timeout = handler_timeout
+        self._lease = lease
 
     def __repr__(self) -> str:
-        return f"WebhookReceiver(secret=<redacted>, handler={self._handler!r})"
+        target = f"inbox={self._inbox!r}" if self._inbox is not None else f"handler={self._handler!r}"
+        return f"WebhookReceiver(secret=<redacted>, {target})"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -87,27 +116,57 @@ class WebhookReceiver:
             logger.info("webhook rejected (%s): %s", exc.http_status, exc)
             await _answer(send, exc.http_status, {"error": str(exc)})
             return
+        if self._inbox is not None:
+            await self._append(event, body, self._inbox, send)
+        else:
+            assert self._handler is not None
+            await self._run_inline(event, self._handler, send)
+
+    async def _append(self, event: WebhookEvent, body: bytes, inbox: Inbox, send: Send) -> None:
         try:
-            is_new = await self._store.mark_if_new(event.id, self._ttl)
+            is_new = await inbox.append(event.id, body)
+        except Exception:
+            logger.exception("webhook %s: the inbox could not store it; answering 503", event.id)
+            await _answer(send, 503, {"error": "temporarily unavailable; retry later"})
+            return
+        if not is_new:
+            logger.debug("webhook %s (%s) already in the inbox", event.id, event.type)
+        await _answer(send, 204, None)
+
+    async def _run_inline(self, event: WebhookEvent, handler: Handler, send: Send) -> None:
+        try:
+            claim = await self._store.claim(event.id, self._lease)
         except Exception:
             # The dedup store is down (and configured to fail closed): let Fintoro retry later.
             logger.exception("webhook %s: dedup store unavailable; answering 503", event.id)
             await _answer(send, 503, {"error": "temporarily unavailable; retry later"})
             return
-        if not is_new:
-            logger.debug("webhook %s (%s) already seen", event.id, event.type)
+        if claim is Seen.DONE:
+            logger.debug("webhook %s (%s) already processed", event.id, event.type)
             await _answer(send, 204, None)
             return
+        if claim is Seen.IN_PROGRESS:
+            logger.info("webhook %s (%s) is being processed by another attempt; answering 409", event.id, event.type)
+            busy = {"error": "this delivery is in progress; retry later"}
+            await _answer(send, 409, busy, [(b"retry-after", str(int(self._lease)).encode())])
+            return
+        assert isinstance(claim, Lease)
         try:
-            await self._handler(event)
-        except Exception:
-            try:
-                await self._store.forget(event.id)
-            except Exception:
-                logger.exception("webhook %s: could not release its dedup mark", event.id)
+            async with asyncio.timeout(self._handler_timeout):
+                await handler(event)
+        except BaseException as exc:
+            # Any exit but success (exception, timeout, cancellation at shutdown) gives the id back.
+            await _release(self._store, claim)
+            if not isinstance(exc, Exception):
+                raise
             logger.exception("webhook handler failed for %s (%s); Fintoro will deliver it again", event.id, event.type)
             await _answer(send, 500, {"error": "handler failed; retry later"})
             return
+        try:
+            await self._store.complete(claim, self._ttl)
+        except Exception:
+            # The handler ran; without the done mark a redelivery may run it again (at least once).
+            logger.exception("webhook %s: could not mark it done", event.id)
         await _answer(send, 204, None)
 
     async def _read(self, receive: Receive) -> bytes:
@@ -133,6 +192,14 @@ class WebhookReceiver:
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+async def _release(store: DedupStore, claim: Lease) -> None:
+    try:
+        # Shielded: a cancelled request must still hand its claim back, or the id stays busy until the lease ends.
+        await asyncio.shield(store.release(claim))
+    except Exception:
+        logger.exception("webhook %s: could not release its claim; it expires with the lease", claim.key)
 
 
 async def _answer(send: Send, status: int, body: Any, extra: list[tuple[bytes, bytes]] | None = None) -> None:

@@ -27,6 +27,8 @@ def require_redis_server() -> str:
 
 
 class RedisServer:
+    persistence = ("--save", "", "--appendonly", "no")  # nothing on disk; a subclass may keep an append-only file
+
     def __init__(self, binary: str, workdir: Path) -> None:
         self.binary, self.workdir = binary, workdir
         self.port = free_loopback_port()
@@ -44,12 +46,9 @@ class RedisServer:
                 "127.0.0.1",
                 "--port",
                 str(self.port),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
                 "--dir",
                 str(self.workdir),
+                *self.persistence,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -1,19 +1,24 @@
 """Client-side budget so a company's requests use Fintoro's rate limit fully and never exceed it.
 
 Fintoro allows 120 requests per 60 s per company, shared by all its tokens
-and processes. The limiter keeps a *sliding log* of send times per company:
-a request goes out at once while fewer than ``limit`` were sent in the last
-``window * (1 + margin)`` seconds, so an idle company bursts its whole budget
-and a busy one sends the moment the oldest send leaves the window. No
-interval of that length ever holds more than ``limit`` sends, which is what a
-fixed-window server and a sliding-window server both require (the margin
-absorbs network jitter between our send and the server's count).
+and processes. The limiter keeps a *sliding log* per company: a request goes
+out at once while fewer than ``limit`` requests are in flight or were answered
+in the last ``window * (1 + margin)`` seconds. An idle company so bursts its
+whole budget, and a busy one sends the moment an answer leaves the window.
 
-Responses correct the log (``observe``):
+Each request is logged when it is *answered* (``observe``), not when it is
+sent: the server counted it at some moment between the two, so a new request
+sent one window after an answer can never meet that one in a server window,
+whatever the network delays were. That holds for fixed windows of any phase
+and for sliding windows alike; the small margin only covers clock
+resolution. A request that is never answered (a transport error) counts as
+answered one window after it was sent.
+
+Responses also correct the log:
 
 - ``X-RateLimit-Remaining`` is the truth of the server's window: when the
-  server counted more requests than we sent (other processes, other tokens of
-  the company), the difference is logged as sends made now;
+  server counted more requests than we have logged (other processes, other
+  tokens of the company), the difference is logged as answered now;
 - ``X-RateLimit-Limit`` replaces the configured limit, within sane bounds;
 - a 429 holds the company for its ``Retry-After`` (or ``X-RateLimit-Reset``),
   capped at one window: no value a server sends can hold a company longer.
@@ -28,7 +33,6 @@ having taken anything; idle companies are evicted. A DEBUG line on the
 ``RateLimiter`` is the backend interface; ``InMemoryRateLimiter`` serves one
 process, ``redis_backends.RedisRateLimiter`` many (same rules, in Lua).
 """
-
 from __future__ import annotations
 
 import asyncio
@@ -48,9 +52,9 @@ DEFAULT_LIMIT = 120
 DEFAULT_WINDOW_S = 60.0
 # Fraction of the server's limit we spend; 1.0 = all of it (the sliding log never overshoots).
 DEFAULT_SAFETY = 1.0
-# The log spans window * (1 + margin): a request delayed on the way by up to that much
-# (1.2 s of Fintoro's 60 s) still cannot land in a server window that is already full.
-DEFAULT_MARGIN = 0.02
+# The log spans window * (1 + margin). Logging answer times already covers network delays;
+# the margin covers timestamp resolution and clock-rate differences (0.6 s of Fintoro's 60 s).
+DEFAULT_MARGIN = 0.01
 # An X-RateLimit-Limit outside [limit / 10, limit * 100] is a broken header, not a new budget.
 _MIN_LIMIT_FRACTION = 0.1
 _MAX_LIMIT_FACTOR = 100
@@ -204,18 +208,26 @@ def check_limit(limit: int, window: float, safety: float, margin: float = DEFAUL
 @attrs.define(eq=False)
 class _Company:
     limit: int
-    sent: deque[float] = attrs.field(factory=deque)  # send times, oldest first, within the span
+    answered: deque[float] = attrs.field(factory=deque)  # answer times within the span, oldest first
+    in_flight: deque[float] = attrs.field(factory=deque)  # send times of requests not answered yet
     held_until: float = 0.0
     line: deque[asyncio.Future[None]] = attrs.field(factory=deque)  # waiting callers, head first
-    last_used: float = 0.0
 
     def expire(self, now: float, span: float) -> None:
-        sent = self.sent
-        while sent and sent[0] <= now - span:
-            sent.popleft()
+        answered, in_flight = self.answered, self.in_flight
+        while answered and answered[0] <= now - span:
+            answered.popleft()
+        while in_flight and in_flight[0] <= now - 2 * span:  # never answered: counted as answered at send + span
+            in_flight.popleft()
 
     def idle(self, now: float, span: float) -> bool:
-        return not self.line and self.held_until <= now and self.last_used <= now - span
+        """Nothing to remember: no caller waiting, no hold, nothing left in the log."""
+        return (
+            not self.line
+            and self.held_until <= now
+            and (not self.answered or self.answered[-1] <= now - span)
+            and (not self.in_flight or self.in_flight[-1] <= now - 2 * span)
+        )
 
 
 class InMemoryRateLimiter:
@@ -255,38 +267,46 @@ class InMemoryRateLimiter:
             company = companies[key] = _Company(limit=self.budget.limit)
         else:
             companies.move_to_end(key)
-        company.last_used = now
         span = self.budget.span
         while True:
             oldest = next(iter(companies))
             if oldest == key or not companies[oldest].idle(now, span):
                 break
             del companies[oldest]
+        company.expire(now, span)
         return company
 
     def _send_time(self, company: _Company, now: float, ahead: int) -> float:
-        """When the send with ``ahead`` callers in line before it may go out (``now`` = at once)."""
+        """When the send with ``ahead`` callers in line before it may go out (``now`` = at once).
+
+        Requests in flight will be answered at ``now`` at the earliest, so they leave the log one
+        span from now at the earliest: the time returned is exact or, when it depends on them, a
+        lower bound the caller re-checks.
+        """
         span, allowance = self.budget.span, self.budget.allowance(company.limit)
         start = max(now, company.held_until)
-        logged = len(company.sent)
-        # Send number i must wait until send number i - allowance has left the log; sends
+        answered = company.answered
+        logged = len(answered) + len(company.in_flight)
+        # Send number i must wait until entry number i - allowance has left the log; sends
         # that do not exist yet (callers ahead in line) go out as early as they can.
         position, rounds = logged + ahead, 0
         while position - allowance >= logged:
             position -= allowance
             rounds += 1
         earlier = position - allowance
-        first = start if earlier < 0 else max(start, company.sent[earlier] + span)
+        if earlier < 0:
+            first = start
+        else:
+            first = max(start, (answered[earlier] if earlier < len(answered) else now) + span)
         return first + rounds * span
 
     async def acquire(self, key: str, *, max_wait: float | None = None) -> None:
         now = self._clock()
         company = self._company(key, now)
-        company.expire(now, self.budget.span)
         ahead = len(company.line)
         send_at = self._send_time(company, now, ahead)
         if not ahead and send_at <= now:
-            company.sent.append(now)
+            company.in_flight.append(now)
             return
         deadline = None if max_wait is None else now + max(0.0, max_wait)
         reason = self.budget.reason(company.limit, company.held_until > now, ahead)
@@ -304,8 +324,7 @@ class InMemoryRateLimiter:
                 company.expire(now, self.budget.span)
                 send_at = self._send_time(company, now, 0)  # re-checked: a hold may have begun meanwhile
                 if send_at <= now:
-                    company.sent.append(now)
-                    company.last_used = now
+                    company.in_flight.append(now)
                     return
                 if deadline is not None and send_at > deadline:
                     raise WaitTooLong(send_at - now, self.budget.reason(company.limit, company.held_until > now, 0))
@@ -319,20 +338,20 @@ class InMemoryRateLimiter:
                 company.line[0].set_result(None)
 
     async def observe(self, key: str, headers: Mapping[str, str], status: int) -> None:
-        report = self.budget.read(headers, status)
-        if report.limit is None and report.remaining is None and report.hold is None:
-            return
         now = self._clock()
         company = self._company(key, now)
+        if company.in_flight:  # one of ours was answered: it counts from now
+            company.in_flight.popleft()
+            company.answered.append(now)
+        report = self.budget.read(headers, status)
         if report.limit is not None:
             company.limit = report.limit
         if report.hold is not None and now + report.hold > company.held_until:
             company.held_until = now + report.hold
             logger.debug("rate limit: %s held %.2f s after a 429 (%s)", key, report.hold, report.hold_source)
         if report.remaining is not None:
-            company.expire(now, self.budget.span)
-            unseen = _unseen_sends(self.budget, company.limit, report.remaining, len(company.sent))
-            company.sent.extend([now] * unseen)
+            logged = len(company.answered) + len(company.in_flight)
+            company.answered.extend([now] * _unseen_sends(self.budget, company.limit, report.remaining, logged))
 
 
 def _unseen_sends(budget: Budget, limit: int, remaining: int, logged: int) -> int:

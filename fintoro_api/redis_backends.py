@@ -23,6 +23,7 @@ import logging
 import math
 import time
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Mapping
 from typing import Any, Literal, TypeVar
 
@@ -41,11 +42,15 @@ DEFAULT_TIMEOUT_S = 0.5
 T = TypeVar("T")
 
 # One script for both directions, so every rule runs atomically on Redis' clock (process clocks
-# need not agree). The same rules as InMemoryRateLimiter: a sliding log of send times.
-# KEYS: 1 send log (sorted set, score = send time in ms), 2 hold-until (ms), 3 adopted limit.
-# ARGV: 1 "acquire" | "observe", 2 span ms, 3 safety, 4 configured limit, 5 unique member,
+# need not agree). The same rules as InMemoryRateLimiter: a sliding log of answered requests.
+# KEYS: 1 log (sorted set: answered requests scored by answer time in ms, requests in flight by
+#       send time + span, so an unanswered one leaves two spans after it was sent), 2 hold-until (ms),
+#       3 adopted limit.
+# ARGV: 1 "acquire" | "observe", 2 span ms, 3 safety, 4 configured limit, 5 member (acquire: the new
+#       request; observe: our oldest request in flight, "" if none, and the prefix of unseen sends),
 #       observe: 6 new limit (0 = none), 7 remaining (-1 = none), 8 hold ms (-1 = none), 9 limit TTL ms.
-# Returns {ms to wait (0 = sent and logged), why}.
+# Returns {ms to wait (0 = logged, go), why}. A wait that depends on a request still in flight is a
+# lower bound (it leaves one span after its answer, which is not before now): the caller re-checks.
 _BUDGET = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -58,12 +63,15 @@ if ARGV[1] == 'acquire' then
   local allowance = math.max(1, math.floor(limit * tonumber(ARGV[3])))
   local logged = redis.call('ZCARD', KEYS[1])
   if logged < allowance then
-    redis.call('ZADD', KEYS[1], now, ARGV[5])
-    redis.call('PEXPIRE', KEYS[1], span)
+    redis.call('ZADD', KEYS[1], now + span, ARGV[5])
+    redis.call('PEXPIRE', KEYS[1], 2 * span)
     return {0, 'sent'}
   end
   local entry = redis.call('ZRANGE', KEYS[1], logged - allowance, logged - allowance, 'WITHSCORES')
-  return {math.max(1, tonumber(entry[2]) + span - now), 'budget'}
+  return {math.max(1, math.min(tonumber(entry[2]), now) + span - now), 'budget'}
+end
+if ARGV[5] ~= '' then
+  redis.call('ZADD', KEYS[1], 'XX', now, ARGV[5])
 end
 if tonumber(ARGV[6]) > 0 then
   limit = tonumber(ARGV[6])
@@ -81,9 +89,9 @@ if remaining >= 0 then
   local allowance = math.max(1, math.floor(limit * tonumber(ARGV[3])))
   local unseen = math.min(limit - remaining - redis.call('ZCARD', KEYS[1]), allowance)
   for i = 1, unseen do
-    redis.call('ZADD', KEYS[1], now, ARGV[5] .. ':' .. i)
+    redis.call('ZADD', KEYS[1], now, ARGV[5] .. ':unseen:' .. i)
   end
-  if unseen > 0 then redis.call('PEXPIRE', KEYS[1], span) end
+  if unseen > 0 then redis.call('PEXPIRE', KEYS[1], 2 * span) end
 end
 return {0, 'observed'}
 """
@@ -157,6 +165,8 @@ class RedisRateLimiter(_RedisBackend):
         self._script = self.redis.register_script(_BUDGET)
         self._member = f"{uuid.uuid4().hex}:"
         self._sends = itertools.count()
+        # Our requests in flight per key (member, send time), oldest first: an answer converts one.
+        self._in_flight: dict[str, deque[tuple[str, float]]] = {}
 
     @property
     def limit(self) -> int:
@@ -170,10 +180,10 @@ class RedisRateLimiter(_RedisBackend):
         base = f"{self.prefix}:rl:{key}"
         return [f"{base}:log", f"{base}:held", f"{base}:limit"]
 
-    async def _run(self, key: str, mode: str, *extra: int) -> tuple[int, str]:
+    async def _run(self, key: str, mode: str, member: str, *extra: int) -> tuple[int, str]:
         budget = self.budget
-        args = [mode, math.ceil(budget.span * 1000), budget.safety, budget.limit, f"{self._member}{next(self._sends)}"]
-        result = await self._call("rate limiting", self._script(keys=self._keys(key), args=[*args, *extra]), None)
+        args = [mode, math.ceil(budget.span * 1000), budget.safety, budget.limit, member, *extra]
+        result = await self._call("rate limiting", self._script(keys=self._keys(key), args=args), None)
         if result is None:  # failing open
             return 0, "sent"
         wait_ms, why = result
@@ -182,8 +192,10 @@ class RedisRateLimiter(_RedisBackend):
     async def acquire(self, key: str, *, max_wait: float | None = None) -> None:
         deadline = None if max_wait is None else time.monotonic() + max(0.0, max_wait)
         while True:
-            wait_ms, why = await self._run(key, "acquire")
+            member = f"{self._member}{next(self._sends)}"
+            wait_ms, why = await self._run(key, "acquire", member)
             if wait_ms <= 0:
+                self._in_flight.setdefault(key, deque()).append((member, time.monotonic()))
                 return
             wait = wait_ms / 1000
             reason = self.budget.reason(self.budget.limit, why == "hold", 0)
@@ -192,14 +204,27 @@ class RedisRateLimiter(_RedisBackend):
             logger.debug("rate limit: a request of %s waits %.2f s (%s)", key, wait, reason)
             await asyncio.sleep(wait)
 
+    def _answered(self, key: str) -> str:
+        """Our oldest request in flight for ``key`` (now answered), or "" when none is left."""
+        in_flight = self._in_flight.get(key)
+        too_old = time.monotonic() - 2 * self.budget.span  # Redis dropped it already
+        while in_flight and in_flight[0][1] <= too_old:
+            in_flight.popleft()
+        if not in_flight:
+            self._in_flight.pop(key, None)
+            return ""
+        member = in_flight.popleft()[0]
+        if not in_flight:
+            del self._in_flight[key]
+        return member
+
     async def observe(self, key: str, headers: Mapping[str, str], status: int) -> None:
         report = self.budget.read(headers, status)
-        if report.limit is None and report.remaining is None and report.hold is None:
-            return
         hold_ms = -1 if report.hold is None else math.ceil(report.hold * 1000)
         remaining = -1 if report.remaining is None else report.remaining
         limit_ttl_ms = math.ceil(self.budget.span * 1000) * 30  # re-learnt from every response
-        await self._run(key, "observe", report.limit or 0, remaining, hold_ms, limit_ttl_ms)
+        member = self._answered(key) or f"{self._member}{next(self._sends)}"
+        await self._run(key, "observe", member, report.limit or 0, remaining, hold_ms, limit_ttl_ms)
 
 
 class RedisDedupStore(_RedisBackend):

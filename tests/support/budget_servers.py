@@ -2,7 +2,8 @@
 
 Both answer every request with X-RateLimit-Limit / X-RateLimit-Remaining and
 a 429 (Retry-After, X-RateLimit-Reset) above the budget. ``latency`` delays
-each answer, ``body`` is what a successful request gets.
+each answer; a request within the budget gets ``body`` as JSON, or whatever
+``inner(scope, send, rate_headers)`` answers.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import math
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .asgi import read_body, respond
@@ -20,10 +22,18 @@ class WindowedBudget:
     """``limit`` requests per ``window`` seconds; ``sliding=True`` counts the last ``window`` seconds."""
 
     def __init__(
-        self, limit: int, window: float, *, sliding: bool = False, latency: float = 0.0, body: Any = None
+        self,
+        limit: int,
+        window: float,
+        *,
+        sliding: bool = False,
+        latency: float = 0.0,
+        body: Any = None,
+        inner: Callable[[dict[str, Any], Any, dict[str, str]], Awaitable[None]] | None = None,
     ) -> None:
         self.limit, self.window, self.sliding, self.latency = limit, window, sliding, latency
         self.body = {"name": "Acme"} if body is None else body
+        self.inner = inner
         self.started = time.monotonic()
         self.arrivals: deque[float] = deque()  # sliding: arrivals within the window
         self.counts: dict[int, int] = {}  # fixed: arrivals per window index
@@ -57,4 +67,7 @@ class WindowedBudget:
         self.ok += 1
         if self.latency:
             await asyncio.sleep(self.latency)
-        await respond(send, 200, self.body, headers)
+        if self.inner is not None:
+            await self.inner(scope, send, headers)
+        else:
+            await respond(send, 200, self.body, headers)

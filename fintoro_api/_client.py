@@ -245,9 +245,7 @@ class FintoroClient(Resources):
         ``FintoroError`` or ``OSError``); one failure never stops the others.
         ``progress(result, done, total)`` is called as each document finishes.
         """
-        return await _bulk.save_pdfs(
-            self._sender, resource, ids, directory, concurrency=concurrency, progress=progress
-        )
+        return await _bulk.save_pdfs(self._sender, resource, ids, directory, concurrency=concurrency, progress=progress)
 
     # --- lifecycle ---------------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ having taken anything; idle companies are evicted. A DEBUG line on the
 ``RateLimiter`` is the backend interface; ``InMemoryRateLimiter`` serves one
 process, ``redis_backends.RedisRateLimiter`` many (same rules, in Lua).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -103,7 +104,7 @@ class NoRateLimit:
 def _header(headers: Mapping[str, str], name: str) -> str | None:
     try:
         value = headers.get(name)
-    except Exception:  # noqa: BLE001 - a broken mapping must not fail a request
+    except Exception:
         return None
     return value.strip() if isinstance(value, str) else None
 
@@ -295,10 +296,9 @@ class InMemoryRateLimiter:
             rounds += 1
         earlier = position - allowance
         if earlier < 0:
-            first = start
-        else:
-            first = max(start, (answered[earlier] if earlier < len(answered) else now) + span)
-        return first + rounds * span
+            return start + rounds * span
+        leaves = (answered[earlier] if earlier < len(answered) else now) + span  # in flight: answered now at best
+        return max(start, leaves) + rounds * span
 
     async def acquire(self, key: str, *, max_wait: float | None = None) -> None:
         now = self._clock()

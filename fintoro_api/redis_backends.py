@@ -182,7 +182,8 @@ class RedisRateLimiter(_RedisBackend):
 
     async def _run(self, key: str, mode: str, member: str, *extra: int) -> tuple[int, str]:
         budget = self.budget
-        args = [mode, math.ceil(budget.span * 1000), budget.safety, budget.limit, member, *extra]
+        args: list[str | int | float] = [mode, math.ceil(budget.span * 1000), budget.safety, budget.limit, member]
+        args.extend(extra)
         result = await self._call("rate limiting", self._script(keys=self._keys(key), args=args), None)
         if result is None:  # failing open
             return 0, "sent"

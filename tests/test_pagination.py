@@ -83,7 +83,9 @@ async def test_read_ahead_actually_overlaps_pages() -> None:
     assert pages.most_in_flight == 4
 
 
-@pytest.mark.parametrize(("max_items", "pages_needed"), [(0, []), (1, [1]), (100, [1]), (101, [1, 2]), (250, [1, 2, 3])])
+@pytest.mark.parametrize(
+    ("max_items", "pages_needed"), [(0, []), (1, [1]), (100, [1]), (101, [1, 2]), (250, [1, 2, 3])]
+)
 async def test_no_page_past_max_items_is_requested(max_items: int, pages_needed: list[int]) -> None:
     pages = Pages(1234)
     pager: AsyncPager[int] = AsyncPager(pages, per_page=100, per_page_max=500, max_items=max_items, read_ahead=8)

@@ -23,8 +23,8 @@ from tools.ports import free_loopback_port
 
 from .conftest import ROOT
 from .support.asgi import serve
-from .support.redis_server import RedisServer, redis_server
 from .support.budget_servers import WindowedBudget
+from .support.redis_server import RedisServer, redis_server
 
 SECRET = "whsec_scaleout_SECRET"
 WORKERS, CALLS_PER_WORKER, LIMIT = 4, 50, 40

@@ -39,6 +39,7 @@ class WindowedBudget:
         self.counts: dict[int, int] = {}  # fixed: arrivals per window index
         self.ok = 0
         self.throttled = 0
+        self.ok_at: list[float] = []  # monotonic arrival times of the requests let through
 
     def _count(self, now: float) -> tuple[int, float]:
         """Requests counted in the current window including this one, and seconds until one frees up."""
@@ -65,6 +66,7 @@ class WindowedBudget:
             await respond(send, 429, {"message": "Too Many Attempts."}, headers)
             return
         self.ok += 1
+        self.ok_at.append(now)
         if self.latency:
             await asyncio.sleep(self.latency)
         if self.inner is not None:

@@ -59,16 +59,20 @@ def loopback_server(factory: str, env: dict[str, str] | None = None) -> Iterator
         server.wait(timeout=10)
 
 
-def child(module_file: str, variant: str, url: str) -> float:
-    out = subprocess.run(
-        [sys.executable, module_file, "--variant", variant, url],
-        check=True,
+def child(module_file: str, *args: str) -> dict[str, float]:
+    """Run ``python <module_file> <args>`` in a fresh process; its last output line is a JSON object."""
+    done = subprocess.run(
+        [sys.executable, module_file, *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
-    ).stdout
-    return float(json.loads(out.strip().splitlines()[-1])["seconds"])
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"bench child {' '.join(args[:2])} failed:\n{done.stderr[-3000:]}")
+    if done.stderr.strip():
+        print(f"  (stderr of {' '.join(args[:2])}: {done.stderr.strip()[-500:]})")
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
 def compare(module_file: str, url: str, baseline: str, variants: Sequence[str]) -> dict[str, list[float]]:
@@ -78,7 +82,7 @@ def compare(module_file: str, url: str, baseline: str, variants: Sequence[str]) 
     for round_number in range(ROUNDS):
         shift = round_number % len(names)
         for name in names[shift:] + names[:shift]:
-            seconds[name].append(child(module_file, name, url))
+            seconds[name].append(child(module_file, "--variant", name, url)["seconds"])
     return seconds
 
 

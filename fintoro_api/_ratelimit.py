@@ -249,14 +249,6 @@ class InMemoryRateLimiter:
         # Least recently used first, so idle companies are evicted from the front in O(1).
         self._companies: OrderedDict[str, _Company] = OrderedDict()
 
-    @property
-    def limit(self) -> int:
-        return self.budget.limit
-
-    @property
-    def window(self) -> float:
-        return self.budget.window
-
     def __len__(self) -> int:
         """Companies currently tracked (idle ones are evicted)."""
         return len(self._companies)

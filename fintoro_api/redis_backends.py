@@ -168,14 +168,6 @@ class RedisRateLimiter(_RedisBackend):
         # Our requests in flight per key (member, send time), oldest first: an answer converts one.
         self._in_flight: dict[str, deque[tuple[str, float]]] = {}
 
-    @property
-    def limit(self) -> int:
-        return self.budget.limit
-
-    @property
-    def window(self) -> float:
-        return self.budget.window
-
     def _keys(self, key: str) -> list[str]:
         base = f"{self.prefix}:rl:{key}"
         return [f"{base}:log", f"{base}:held", f"{base}:limit"]

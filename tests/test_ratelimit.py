@@ -143,6 +143,11 @@ async def test_an_absurd_limit_header_is_ignored(value: str) -> None:
     assert time.sleeps == [], f"X-RateLimit-Limit {value!r} changed nothing"
 
 
+@pytest.mark.parametrize(("value", "adopted"), [("11", None), ("12", 12), ("12000", 12000), ("12001", None)])
+def test_a_server_limit_is_adopted_between_a_tenth_and_100x_the_configured_one(value: str, adopted: int | None) -> None:
+    assert Budget(120, 60.0).read({"x-ratelimit-limit": value}, 200).limit == adopted
+
+
 async def test_a_plausible_new_limit_is_adopted() -> None:
     time = FakeTime()
     limiter = time.limiter()

@@ -11,7 +11,7 @@
 The server (uvicorn, own process) builds each page's JSON per request from
 the spec's InvoicePreview example (every property filled), then waits LATENCY.
 Target: default client <= 1.5x the baseline. Each run is a fresh process.
-Run: .venv/bin/python bench/export.py   (BENCH_ROUNDS, default 7; BENCH_READ_AHEAD="2 4 12 16")
+Run: .venv/bin/python bench/export.py   (BENCH_ROUNDS, default 7; BENCH_READ_AHEAD="2 4 8 12")
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._paired import ROOT, ROUNDS, child_main, compare, loopback_server, pyc_note, report
 
 TOTAL, PER_PAGE, LATENCY = 10_000, 500, 0.2
-READ_AHEADS = [int(n) for n in os.environ.get("BENCH_READ_AHEAD", "2 4 12 16").split()]
+READ_AHEADS = [int(n) for n in os.environ.get("BENCH_READ_AHEAD", "2 4 8 12").split()]
 
 
 def _full_example(spec: dict[str, Any], schema: dict[str, Any], depth: int = 0) -> Any:

@@ -16,7 +16,7 @@ from .types import Unset
 
 T = TypeVar("T")
 # Pages requested ahead of the one being read; chosen by bench/export.py (see README "Pagination").
-DEFAULT_READ_AHEAD = 8
+DEFAULT_READ_AHEAD = 16
 MAX_READ_AHEAD = 64
 
 

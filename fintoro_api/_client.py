@@ -20,7 +20,7 @@ from typing import Any
 import attrs
 import httpx
 
-from . import _transfers
+from . import _bulk, _transfers
 from ._headers import RateLimitInfo, check_accept_language
 from ._http import Core, NoCookies, ScopeOptions, Sender
 from ._logging import setup_from_env
@@ -278,6 +278,25 @@ class FintoroClient(Resources):
     async def upload_attachments(self, files: UploadItem | Iterable[UploadItem]) -> list[str]:
         """Upload CRM attachment files (paths, bytes or binary file objects), streamed; return upload tokens."""
         return await _transfers.upload_attachments(self, files)
+
+    async def save_pdfs(
+        self,
+        resource: str,
+        ids: Iterable[int],
+        directory: str | os.PathLike[str],
+        *,
+        concurrency: int = _bulk.DEFAULT_CONCURRENCY,
+        progress: _bulk.BulkProgress | None = None,
+    ) -> list[_bulk.SavedPdf]:
+        """Save many documents' PDFs (``resource`` = "invoices", "credit_notes", ...) concurrently.
+
+        Files are ``<directory>/<document>-<id>.pdf``, each written atomically; requests go
+        out as fast as the rate budget allows, ``concurrency`` at a time. Returns one
+        ``SavedPdf`` per id, in order: ``.ok`` with ``.bytes_written``, or ``.error`` (a
+        ``FintoroError`` or ``OSError``); one failure never stops the others.
+        ``progress(result, done, total)`` is called as each document finishes.
+        """
+        return await _bulk.save_pdfs(self._sender, resource, ids, directory, concurrency=concurrency, progress=progress)
 
     # --- lifecycle ---------------------------------------------------------------------------
 

@@ -7,12 +7,17 @@ Fintoro's default of 10 per page a 10,000-invoice export costs 1,000 requests
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Generic, Protocol, TypeVar
 
 from .types import Unset
 
 T = TypeVar("T")
+# Pages requested ahead of the one being read; chosen by bench/export.py (see README "Pagination").
+DEFAULT_READ_AHEAD = 16
+MAX_READ_AHEAD = 64
 
 
 class _Page(Protocol):
@@ -26,10 +31,16 @@ def check_page_size(per_page: int, per_page_max: int) -> None:
 
 
 class AsyncPager(Generic[T]):
-    """``async for item in pager`` yields every item, fetching page after page until the last.
+    """``async for item in pager`` yields every item, in order, fetching pages ahead.
 
-    ``total_results`` is known after the first page. ``max_items`` stops early.
-    Iterating again starts over from page 1.
+    Page 1 is fetched first; once it gives ``totalPages``, up to ``read_ahead``
+    further pages are requested while the caller works through the items (the
+    rate limiter still decides when each request goes out). No page past what
+    ``max_items`` needs is requested. A page's error is raised when iteration
+    reaches that page, after every item before it. Leaving the loop (``break``,
+    an error, cancellation) cancels the pages still in flight.
+
+    ``total_results`` is known after the first page. Iterating again starts over from page 1.
     """
 
     def __init__(
@@ -39,6 +50,7 @@ class AsyncPager(Generic[T]):
         per_page: int | Unset | None,
         per_page_max: int,
         max_items: int | None = None,
+        read_ahead: int = DEFAULT_READ_AHEAD,
     ) -> None:
         size = per_page_max if per_page is None or isinstance(per_page, Unset) else per_page
         check_page_size(size, per_page_max)
@@ -47,33 +59,76 @@ class AsyncPager(Generic[T]):
         self._fetch = fetch
         self.per_page = size
         self.max_items = max_items
+        self.read_ahead = _check_read_ahead(read_ahead)
         self.total_results: int | None = None
         self.pages_fetched = 0
+
+    def with_read_ahead(self, pages: int) -> AsyncPager[T]:
+        """Fetch up to ``pages`` pages ahead of the one being read (0 = one page at a time); returns self."""
+        self.read_ahead = _check_read_ahead(pages)
+        return self
 
     def __aiter__(self) -> AsyncIterator[T]:
         return self._items()
 
+    async def _page(self, number: int) -> _Page:
+        page = await self._fetch(number, self.per_page)
+        self.pages_fetched += 1
+        return page
+
+    async def _page_items(self, number: int) -> list[T]:
+        return _items_of(await self._page(number))
+
     async def _items(self) -> AsyncIterator[T]:
+        if self.max_items == 0:
+            return
+        first = await self._page(1)
+        total = getattr(first.paginator, "total_results", None)
+        if isinstance(total, int) and not isinstance(total, bool):
+            self.total_results = total
+        last_page = getattr(first.paginator, "total_pages", None)
+        if not isinstance(last_page, int) or isinstance(last_page, bool):
+            last_page = 1
+        # Read ahead only pages max_items certainly needs; short pages make later ones needed one by one.
+        planned = last_page if self.max_items is None else min(last_page, -(-self.max_items // self.per_page))
+        items: list[T] = _items_of(first)
+        in_flight: deque[asyncio.Task[list[T]]] = deque()
+        next_page = 2
         yielded = 0
-        page_number = 1
-        while self.max_items is None or yielded < self.max_items:
-            page = await self._fetch(page_number, self.per_page)
-            self.pages_fetched += 1
-            paginator = page.paginator
-            total = getattr(paginator, "total_results", None)
-            if isinstance(total, int):
-                self.total_results = total
-            items = [] if isinstance(page.data, Unset) else list(page.data)
-            for item in items:
-                if self.max_items is not None and yielded >= self.max_items:
+        try:
+            while True:
+                while next_page <= planned and len(in_flight) < self.read_ahead:
+                    in_flight.append(asyncio.create_task(self._page_items(next_page)))
+                    next_page += 1
+                for item in items:
+                    if self.max_items is not None and yielded >= self.max_items:
+                        return
+                    yielded += 1
+                    yield item
+                if not items or (self.max_items is not None and yielded >= self.max_items):
                     return
-                yielded += 1
-                yield item
-            last_page = getattr(paginator, "total_pages", None)
-            if not items or not isinstance(last_page, int) or page_number >= last_page:
-                return
-            page_number += 1
+                if not in_flight:
+                    if next_page > last_page:
+                        return
+                    in_flight.append(asyncio.create_task(self._page_items(next_page)))
+                    next_page += 1
+                items = await in_flight.popleft()
+        finally:
+            for task in in_flight:
+                task.cancel()
+            if in_flight:
+                await asyncio.gather(*in_flight, return_exceptions=True)
 
     async def to_list(self) -> list[T]:
         """Every item, collected (mind memory for large exports)."""
         return [item async for item in self]
+
+
+def _items_of(page: _Page) -> list[Any]:
+    return [] if isinstance(page.data, Unset) else list(page.data)
+
+
+def _check_read_ahead(pages: int) -> int:
+    if isinstance(pages, bool) or not isinstance(pages, int) or not 0 <= pages <= MAX_READ_AHEAD:
+        raise ValueError(f"read_ahead must be an integer from 0 to {MAX_READ_AHEAD} pages, got {pages!r}")
+    return pages

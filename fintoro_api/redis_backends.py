@@ -2,8 +2,8 @@
 
 Install with ``pip install fintoro-api[redis]``.
 
-- ``RedisRateLimiter`` paces every process of a company on one schedule (the
-  same GCRA as the in-memory limiter, kept in Redis and advanced by a Lua
+- ``RedisRateLimiter`` gives every process of a company one budget (the same
+  sliding log as the in-memory limiter, kept in Redis and advanced by one Lua
   script using Redis' own clock, so process clocks need not agree).
 - ``RedisDedupStore`` claims a webhook id under a lease (atomic Lua), marks it
   done after the handler succeeded, releases it on failure.
@@ -18,14 +18,17 @@ single worker), ``"closed"`` raises ``RedisUnavailableError``. Never a hang.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import math
 import time
+import uuid
+from collections import deque
 from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from ._exceptions import RedisUnavailableError as RedisUnavailableError  # defined with every other error
-from ._headers import RateLimitInfo, parse_retry_after
-from ._ratelimit import DEFAULT_LIMIT, DEFAULT_SAFETY, DEFAULT_WINDOW_S, check_limit
+from ._ratelimit import DEFAULT_LIMIT, DEFAULT_MARGIN, DEFAULT_SAFETY, DEFAULT_WINDOW_S, WaitTooLong, check_limit
 
 try:
     from redis import asyncio as aioredis
@@ -51,27 +54,59 @@ FailureMode = Literal["open", "closed"]
 DEFAULT_TIMEOUT_S = 0.5
 T = TypeVar("T")
 
-# KEYS: next-slot, held-until, limit. ARGV: window_ms, default_limit, safety, ttl_ms.
-# Returns milliseconds to wait before the reserved slot (0 = go now).
-_ACQUIRE = """
+# One script for both directions, so every rule runs atomically on Redis' clock (process clocks
+# need not agree). The same rules as InMemoryRateLimiter: a sliding log of answered requests.
+# KEYS: 1 log (sorted set: answered requests scored by answer time in ms, requests in flight by
+#       send time + span, so an unanswered one leaves two spans after it was sent), 2 hold-until (ms),
+#       3 adopted limit.
+# ARGV: 1 "acquire" | "observe", 2 span ms, 3 safety, 4 configured limit, 5 member (acquire: the new
+#       request; observe: our oldest request in flight, "" if none, and the prefix of unseen sends),
+#       observe: 6 new limit (0 = none), 7 remaining (-1 = none), 8 hold ms (-1 = none), 9 limit TTL ms.
+# Returns {ms to wait (0 = logged, go), why}. A wait that depends on a request still in flight is a
+# lower bound (it leaves one span after its answer, which is not before now): the caller re-checks.
+_BUDGET = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local limit = tonumber(redis.call('GET', KEYS[3]) or ARGV[2])
-local interval = tonumber(ARGV[1]) / (limit * tonumber(ARGV[3]))
-local slot = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'), tonumber(redis.call('GET', KEYS[2]) or '0'))
-redis.call('SET', KEYS[1], tostring(slot + interval), 'PX', ARGV[4])
-return math.floor(slot - now)
-"""
-
-# KEYS: held-until. ARGV: hold_ms, ttl_ms. Extends the hold; never shortens it.
-_HOLD = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local until_ms = now + tonumber(ARGV[1])
-if until_ms > tonumber(redis.call('GET', KEYS[1]) or '0') then
-  redis.call('SET', KEYS[1], tostring(until_ms), 'PX', ARGV[2])
+local span = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - span)
+local limit = tonumber(redis.call('GET', KEYS[3]) or ARGV[4])
+if ARGV[1] == 'acquire' then
+  local held = tonumber(redis.call('GET', KEYS[2]) or '0')
+  if held > now then return {held - now, 'hold'} end
+  local allowance = math.max(1, math.floor(limit * tonumber(ARGV[3])))
+  local logged = redis.call('ZCARD', KEYS[1])
+  if logged < allowance then
+    redis.call('ZADD', KEYS[1], now + span, ARGV[5])
+    redis.call('PEXPIRE', KEYS[1], 2 * span)
+    return {0, 'sent'}
+  end
+  local entry = redis.call('ZRANGE', KEYS[1], logged - allowance, logged - allowance, 'WITHSCORES')
+  return {math.max(1, math.min(tonumber(entry[2]), now) + span - now), 'budget'}
 end
-return until_ms
+if ARGV[5] ~= '' then
+  redis.call('ZADD', KEYS[1], 'XX', now, ARGV[5])
+end
+if tonumber(ARGV[6]) > 0 then
+  limit = tonumber(ARGV[6])
+  redis.call('SET', KEYS[3], ARGV[6], 'PX', ARGV[9])
+end
+local hold = tonumber(ARGV[8])
+if hold >= 0 then
+  local until_ms = now + hold
+  if until_ms > tonumber(redis.call('GET', KEYS[2]) or '0') then
+    redis.call('SET', KEYS[2], until_ms, 'PX', math.max(1, hold))
+  end
+end
+local remaining = tonumber(ARGV[7])
+if remaining >= 0 then
+  local allowance = math.max(1, math.floor(limit * tonumber(ARGV[3])))
+  local unseen = math.min(limit - remaining - redis.call('ZCARD', KEYS[1]), allowance)
+  for i = 1, unseen do
+    redis.call('ZADD', KEYS[1], now, ARGV[5] .. ':unseen:' .. i)
+  end
+  if unseen > 0 then redis.call('PEXPIRE', KEYS[1], 2 * span) end
+end
+return {0, 'observed'}
 """
 
 
@@ -113,7 +148,14 @@ class _RedisBackend:
 
 
 class RedisRateLimiter(_RedisBackend):
-    """A ``RateLimiter`` whose schedule is shared through Redis by every process using the same key."""
+    """A ``RateLimiter`` whose budget is shared through Redis by every process using the same key.
+
+    The same rules as ``InMemoryRateLimiter`` (see ``fintoro_api._ratelimit``): a sliding log of
+    send times per company, corrected by the server's headers, holds capped at one window and
+    written with that TTL, idle companies expiring with their keys. Waiting callers poll the log
+    when the next slot frees up, so they re-check holds before sending and a cancelled caller
+    never took a slot.
+    """
 
     def __init__(
         self,
@@ -122,42 +164,69 @@ class RedisRateLimiter(_RedisBackend):
         limit: int = DEFAULT_LIMIT,
         window: float = DEFAULT_WINDOW_S,
         safety: float = DEFAULT_SAFETY,
+        margin: float = DEFAULT_MARGIN,
         prefix: str = "fintoro",
         timeout: float = DEFAULT_TIMEOUT_S,
         on_error: FailureMode = "open",
     ) -> None:
-        check_limit(limit, window, safety)
+        self.budget = check_limit(limit, window, safety, margin)
         super().__init__(client, prefix=prefix, timeout=timeout, on_error=on_error)
-        self.limit, self.window, self.safety = limit, float(window), float(safety)
-        self._acquire = self.redis.register_script(_ACQUIRE)
-        self._hold = self.redis.register_script(_HOLD)
+        self._script = self.redis.register_script(_BUDGET)
+        self._member = f"{uuid.uuid4().hex}:"
+        self._sends = itertools.count()
+        # Our requests in flight per key (member, send time), oldest first: an answer converts one.
+        self._in_flight: dict[str, deque[tuple[str, float]]] = {}
 
     def _keys(self, key: str) -> list[str]:
         base = f"{self.prefix}:rl:{key}"
-        return [f"{base}:next", f"{base}:held", f"{base}:limit"]
+        return [f"{base}:log", f"{base}:held", f"{base}:limit"]
 
-    @property
-    def _ttl_ms(self) -> int:
-        return int(self.window * 2000) + 1000
+    async def _run(self, key: str, mode: str, member: str, *extra: int) -> tuple[int, str]:
+        budget = self.budget
+        args: list[str | int | float] = [mode, math.ceil(budget.span * 1000), budget.safety, budget.limit, member]
+        args.extend(extra)
+        result = await self._call("rate limiting", self._script(keys=self._keys(key), args=args), None)
+        if result is None:  # failing open
+            return 0, "sent"
+        wait_ms, why = result
+        return int(wait_ms), why.decode() if isinstance(why, bytes) else str(why)
 
     async def acquire(self, key: str, *, max_wait: float | None = None) -> None:
-        args = [int(self.window * 1000), self.limit, self.safety, self._ttl_ms]
-        wait_ms = await self._call("rate limiting", self._acquire(keys=self._keys(key), args=args), 0)
-        if wait_ms and int(wait_ms) > 0:
-            await asyncio.sleep(int(wait_ms) / 1000)
+        deadline = None if max_wait is None else time.monotonic() + max(0.0, max_wait)
+        while True:
+            member = f"{self._member}{next(self._sends)}"
+            wait_ms, why = await self._run(key, "acquire", member)
+            if wait_ms <= 0:
+                self._in_flight.setdefault(key, deque()).append((member, time.monotonic()))
+                return
+            wait = wait_ms / 1000
+            reason = self.budget.reason(self.budget.limit, why == "hold", 0)
+            if deadline is not None and time.monotonic() + wait > deadline:
+                raise WaitTooLong(wait, reason)
+            logger.debug("rate limit: a request of %s waits %.2f s (%s)", key, wait, reason)
+            await asyncio.sleep(wait)
+
+    def _answered(self, key: str) -> str:
+        """Our oldest request in flight for ``key`` (now answered), or "" when none is left."""
+        in_flight = self._in_flight.get(key)
+        too_old = time.monotonic() - 2 * self.budget.span  # Redis dropped it already
+        while in_flight and in_flight[0][1] <= too_old:
+            in_flight.popleft()
+        if not in_flight:
+            self._in_flight.pop(key, None)
+            return ""
+        member = in_flight.popleft()[0]
+        if not in_flight:
+            del self._in_flight[key]
+        return member
 
     async def observe(self, key: str, headers: Mapping[str, str], status: int) -> None:
-        info = RateLimitInfo.from_headers(headers)
-        _, held, limit_key = self._keys(key)
-        if info.limit is not None and info.limit > 0 and info.limit != self.limit:
-            await self._call("rate limiting", self.redis.set(limit_key, info.limit, px=self._ttl_ms * 30), None)
-        if status == 429:
-            wait = parse_retry_after(headers.get("retry-after"))
-            if wait is None and info.reset_at is not None:
-                wait = max(0.0, info.reset_at.timestamp() - time.time())
-            if wait:
-                hold_ms = int(wait * 1000)
-                await self._call("rate limiting", self._hold(keys=[held], args=[hold_ms, hold_ms + 1000]), 0)
+        report = self.budget.read(headers, status)
+        hold_ms = -1 if report.hold is None else math.ceil(report.hold * 1000)
+        remaining = -1 if report.remaining is None else report.remaining
+        limit_ttl_ms = math.ceil(self.budget.span * 1000) * 30  # re-learnt from every response
+        member = self._answered(key) or f"{self._member}{next(self._sends)}"
+        await self._run(key, "observe", member, report.limit or 0, remaining, hold_ms, limit_ttl_ms)
 
 
 class RedisDedupStore(_RedisBackend):

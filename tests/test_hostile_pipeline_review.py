@@ -18,6 +18,7 @@ from fintoro_api import (
     APITimeoutError,
     DownloadInterruptedError,
     FintoroClient,
+    InMemoryRateLimiter,
     NoRateLimit,
     NotFoundError,
     RateLimitDeadlineError,
@@ -37,19 +38,28 @@ FAST = RetryPolicy(max_retries=1, initial_delay=0.001, max_delay=0.01)
 
 @pytest.mark.parametrize("retry_after", ["inf", "Infinity", "1e400", "-inf"])
 async def test_one_429_with_an_infinite_retry_after_does_not_block_the_company_forever(retry_after: str) -> None:
-    # The default in-memory limiter holds the company until Retry-After; "inf" read as a number held it for ever.
+    # The default in-memory limiter holds the company after a 429; "inf" read as a number held it for ever.
+    # An unreadable Retry-After now holds for at most one window, and a call whose deadline is shorter
+    # is refused at once (nothing sent) with the finite wait, instead of blocking.
     def throttle_once(request: Request) -> Reply:
         if len(server.seen) == 1:
             return Reply(429, {**JSON, "Retry-After": retry_after}, b'{"message": "Too Many Attempts."}')
         return Reply(200, JSON, WHOAMI)
 
     server = Recorder(throttle_once)
-    async with raw_server(server) as url, FintoroClient(TOKEN, base_url=url, timeout=5, max_retries=0) as client:
+    limiter = InMemoryRateLimiter()
+    async with (
+        raw_server(server) as url,
+        FintoroClient(TOKEN, base_url=url, timeout=5, max_retries=0, rate_limiter=limiter) as client,
+    ):
         with pytest.raises(TooManyRequestsError) as caught:
             await client.whoami.show()
         assert caught.value.retry_after is None, "an infinite wait is not a readable Retry-After"
-        assert (await client.whoami.show()).name == "Acme"
-    assert len(server.seen) == 2
+        with pytest.raises(RateLimitDeadlineError) as held:
+            await client.whoami.show()
+        assert held.value.retry_after is not None
+        assert 0 < held.value.retry_after <= limiter.budget.span, "the hold is capped at one window"
+    assert len(server.seen) == 1, "nothing is sent while the company is held"
 
 
 @pytest.mark.parametrize("suffix", ["/api?tenant=1", "/api#v1", "/api?"])
@@ -132,7 +142,7 @@ async def test_a_rate_limit_wait_cut_by_the_deadline_says_so_in_a_sentence() -> 
             await client.whoami.show()
         with pytest.raises(RateLimitDeadlineError) as caught:
             await client.whoami.show()
-    assert str(caught.value) == "rate limit: the company's next request slot is past this call's deadline"
+    assert str(caught.value) == "rate limit: the company's next request slot is 30.0 s away, past this call's deadline"
     assert len(server.seen) == 1
 
 

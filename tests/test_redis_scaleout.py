@@ -16,14 +16,15 @@ import httpx
 import pytest
 from redis import asyncio as aioredis
 
+from fintoro_api._ratelimit import WaitTooLong
 from fintoro_api.redis_backends import RedisDedupStore, RedisRateLimiter, RedisUnavailableError
 from fintoro_api.webhooks import sign, webhook_app
 from tools.ports import free_loopback_port
 
 from .conftest import ROOT
 from .support.asgi import serve
+from .support.budget_servers import WindowedBudget
 from .support.redis_server import RedisServer, redis_server
-from .test_resilience import FixedWindowLimit
 
 SECRET = "whsec_scaleout_SECRET"
 WORKERS, CALLS_PER_WORKER, LIMIT = 4, 50, 40
@@ -39,8 +40,9 @@ def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
-async def test_four_workers_share_one_company_budget(redis: RedisServer) -> None:
-    server = FixedWindowLimit(limit=LIMIT, window=1.0)
+@pytest.mark.parametrize("sliding", [False, True], ids=["fixed-window", "sliding-window"])
+async def test_four_workers_share_one_company_budget(redis: RedisServer, sliding: bool) -> None:
+    server = WindowedBudget(limit=LIMIT, window=1.0, sliding=sliding)
     async with serve(server) as api_url:
         started = time.monotonic()
         workers = [
@@ -63,7 +65,7 @@ async def test_four_workers_share_one_company_budget(redis: RedisServer) -> None
     total = WORKERS * CALLS_PER_WORKER
     print(
         f"\n{WORKERS} processes, {total} calls, server limit {LIMIT}/s: {server.throttled} x 429 in {elapsed:.1f} s "
-        f"(with process start-up); utilisation between first and last request {server.utilisation():.2f}"
+        "(with process start-up)"
     )
     assert server.throttled == 0 and server.ok == total
     assert sum(o["ok"] for o in outputs) == total
@@ -200,8 +202,8 @@ async def test_keys_are_namespaced_and_expire(redis: RedisServer) -> None:
     keys = sorted(k.decode() for k in await client.keys("*"))
     ttls = [await client.pttl(k) for k in keys]
     await client.aclose()
-    assert keys == ["acme-sync:rl:company:Acme:next", "acme-sync:wh:evt-9"]
-    assert all(0 < ttl <= 121_000 for ttl in ttls), ttls
+    assert keys == ["acme-sync:rl:company:Acme:log", "acme-sync:wh:evt-9"]
+    assert all(0 < ttl <= 121_200 for ttl in ttls), ttls  # two windows (+1% margin) at most
     await limiter.aclose()
     await store.aclose()
 
@@ -211,3 +213,105 @@ def test_bad_settings_are_rejected() -> None:
         RedisDedupStore.from_url("redis://127.0.0.1:1/0", on_error="maybe")
     with pytest.raises(ValueError, match="positive integer"):
         RedisRateLimiter.from_url("redis://127.0.0.1:1/0", limit=0)
+
+
+# --- the rate budget in Redis: the same "burst", "ignored" and "never stuck" cases as tests/test_ratelimit.py ---
+
+
+async def _redis_limiter(redis: RedisServer, **kwargs: Any) -> tuple[RedisRateLimiter, aioredis.Redis]:
+    return RedisRateLimiter.from_url(redis.url, **kwargs), aioredis.Redis.from_url(redis.url)
+
+
+async def test_redis_an_idle_company_bursts_and_then_raises_instead_of_waiting(redis: RedisServer) -> None:
+    limiter, client = await _redis_limiter(redis, limit=10, window=60.0)
+    for _ in range(10):
+        await limiter.acquire("acme", max_wait=0)  # would raise if any of them had to wait
+    with pytest.raises(WaitTooLong, match="10 requests per 60 s spent") as caught:
+        await limiter.acquire("acme", max_wait=5)
+    assert 60 < caught.value.wait <= 60.6
+    assert await client.zcard("fintoro:rl:acme:log") == 10, "the refused call took no slot"
+    await limiter.aclose()
+    await client.aclose()
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"retry-after": "3600"},
+        {"retry-after": "inf"},
+        {"retry-after": "nan"},
+        {"retry-after": "1e308"},
+        {"retry-after": "Fri, 31 Dec 9999 23:59:59 GMT"},
+        {"x-ratelimit-reset": str(int(time.time()) + 3600)},
+        {"x-ratelimit-reset": "1000000000000"},
+        {},
+    ],
+)
+async def test_redis_a_429_hold_is_capped_and_written_with_a_capped_ttl(
+    redis: RedisServer, headers: dict[str, str]
+) -> None:
+    limiter, client = await _redis_limiter(redis, limit=10, window=60.0)
+    await limiter.observe("acme", headers, 429)  # never raises (inf and 1e308 used to raise OverflowError)
+    ttl = await client.pttl("fintoro:rl:acme:held")
+    assert 0 < ttl <= 60_600, f"hold TTL {ttl} ms: at most one window plus margin"
+    with pytest.raises(WaitTooLong, match="held after a 429") as caught:
+        await limiter.acquire("acme", max_wait=1)
+    assert caught.value.wait <= 60.6
+    await limiter.aclose()
+    await client.aclose()
+
+
+async def test_redis_remaining_counts_other_clients_and_absurd_limits_are_ignored(redis: RedisServer) -> None:
+    limiter, client = await _redis_limiter(redis, limit=20, window=60.0)
+    await limiter.observe("acme", {"x-ratelimit-limit": "1", "x-ratelimit-remaining": "nan"}, 200)
+    assert await client.get("fintoro:rl:acme:limit") is None, "a limit of 1 against 20 configured is ignored"
+    await limiter.acquire("acme", max_wait=0)
+    await limiter.observe("acme", {"x-ratelimit-limit": "20", "x-ratelimit-remaining": "14"}, 200)
+    assert await client.zcard("fintoro:rl:acme:log") == 6, "five sends of other clients logged beside ours"
+    for _ in range(14):
+        await limiter.acquire("acme", max_wait=0)
+    with pytest.raises(WaitTooLong):
+        await limiter.acquire("acme", max_wait=5)
+    await limiter.aclose()
+    await client.aclose()
+
+
+async def test_redis_waiters_recheck_a_hold_and_a_cancelled_waiter_takes_nothing(redis: RedisServer) -> None:
+    limiter, client = await _redis_limiter(redis, limit=2, window=1.0)
+    await limiter.acquire("acme")
+    await limiter.acquire("acme")
+    waiters = [asyncio.create_task(limiter.acquire("acme")) for _ in range(3)]
+    cancelled = asyncio.create_task(limiter.acquire("acme"))
+    await asyncio.sleep(0.1)
+    cancelled.cancel()
+    await limiter.observe("acme", {"retry-after": "0.8"}, 429)  # begins while they wait
+    held_until = int(await client.get("fintoro:rl:acme:held"))
+    async with asyncio.timeout(30):  # a hang guard, not a timing assertion
+        await asyncio.gather(*waiters)
+    assert cancelled.cancelled()
+    scores = [score for _, score in await client.zrange("fintoro:rl:acme:log", 0, -1, withscores=True)]
+    sent_after_first_two = sorted(scores)[-3:]
+    assert all(score >= held_until for score in sent_after_first_two), "nothing was sent inside the hold"
+    assert await client.zcard("fintoro:rl:acme:log") <= 5, "the cancelled caller logged no send"
+    await limiter.aclose()
+    await client.aclose()
+
+
+async def test_redis_idle_companies_expire_with_their_keys(redis: RedisServer) -> None:
+    limiter, client = await _redis_limiter(redis, limit=120, window=60.0)
+    for n in range(200):
+        await limiter.acquire(f"company-{n}")
+    ttls = [await client.pttl(key) for key in await client.keys("fintoro:rl:*")]
+    assert len(ttls) == 200 and all(0 < ttl <= 121_200 for ttl in ttls), "every key leaves two windows after use"
+    await limiter.aclose()
+    await client.aclose()
+
+
+async def test_redis_a_wait_is_logged_at_debug(redis: RedisServer, caplog: pytest.LogCaptureFixture) -> None:
+    limiter, client = await _redis_limiter(redis, limit=1, window=0.3)
+    caplog.set_level(logging.DEBUG, logger="fintoro_api")
+    await limiter.acquire("acme")
+    await limiter.acquire("acme")
+    assert "a request of acme waits" in caplog.text and "1 requests per 0.3 s spent" in caplog.text
+    await limiter.aclose()
+    await client.aclose()

@@ -227,25 +227,6 @@ async def test_scopes_of_one_company_share_one_budget() -> None:
     await client.aclose()
 
 
-async def test_limiter_adopts_the_servers_limit_and_holds_after_a_429() -> None:
-    now = [1000.0]
-    slept: list[float] = []
-
-    async def fake_sleep(seconds: float) -> None:
-        slept.append(seconds)
-        now[0] += seconds
-
-    limiter = InMemoryRateLimiter(limit=120, window=60.0, safety=1.0, clock=lambda: now[0], sleep=fake_sleep)
-    await limiter.acquire("c")
-    await limiter.acquire("c")
-    assert slept == [0.5]
-    await limiter.observe("c", {"x-ratelimit-limit": "600"}, 200)
-    assert limiter.interval("c") == pytest.approx(0.1)
-    await limiter.observe("c", {"retry-after": "30"}, 429)
-    await limiter.acquire("c")
-    assert slept[-1] == pytest.approx(30.0)
-
-
 # --- pagination -------------------------------------------------------------------------------------
 
 

@@ -11,8 +11,8 @@ from fintoro_api import FintoroClient, RateLimitError
 from fintoro_api.redis_backends import RedisRateLimiter
 
 
-async def main(api_url: str, redis_url: str, calls: int, limit: int) -> None:
-    limiter = RedisRateLimiter.from_url(redis_url, limit=limit, window=1.0)
+async def main(api_url: str, redis_url: str, calls: int, limit: int, margin: float) -> None:
+    limiter = RedisRateLimiter.from_url(redis_url, limit=limit, window=1.0, margin=margin)
     ok = throttled = 0
     async with FintoroClient(
         "worker-token", base_url=api_url, rate_limiter=limiter, company="acme", max_retries=0
@@ -35,4 +35,5 @@ async def main(api_url: str, redis_url: str, calls: int, limit: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])))
+    margin = float(sys.argv[5]) if len(sys.argv) > 5 else 0.02
+    asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), margin))

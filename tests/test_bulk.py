@@ -1,0 +1,107 @@
+"""Issue: rate budget. Bulk PDF saves: concurrent within the budget, a result per id, progress, nothing partial."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fintoro_api import FintoroClient, InMemoryRateLimiter, NoRateLimit, NotFoundError, ServerError
+from fintoro_api._bulk import SavedPdf
+
+from .support.asgi import respond, serve
+from .support.budget_servers import WindowedBudget
+
+
+def pdf_of(document: int) -> bytes:
+    return b"%PDF-1.7\n" + f"document {document}\n".encode() * 2000 + b"%%EOF\n"
+
+
+class PdfServer:
+    """/<documents>/<id>/pdf: a PDF, except 404 for ``missing`` and 500 for ``broken``; tracks concurrency."""
+
+    def __init__(self, *, missing: frozenset[int] = frozenset(), broken: frozenset[int] = frozenset()) -> None:
+        self.missing, self.broken = missing, broken
+        self.paths: list[str] = []
+        self.in_flight = 0
+        self.most_in_flight = 0
+
+    async def __call__(self, scope: dict[str, Any], send: Any, headers: dict[str, str]) -> None:
+        self.paths.append(scope["path"])
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(0.005)
+            document = int(scope["path"].split("/")[2])
+            if document in self.missing:
+                await respond(send, 404, {"message": "Not found."}, headers)
+            elif document in self.broken:
+                await respond(send, 500, {"message": "Server Error"}, headers)
+            else:
+                pdf_headers = {**headers, "Content-Type": "application/pdf"}
+                await respond(send, 200, raw=pdf_of(document), headers=pdf_headers)
+        finally:
+            self.in_flight -= 1
+
+
+async def test_many_pdfs_are_saved_within_the_budget_with_a_result_per_id(tmp_path: Path) -> None:
+    pdfs = PdfServer(missing=frozenset({13}), broken=frozenset({14}))
+    server = WindowedBudget(limit=10, window=1.0, inner=pdfs)
+    ids = list(range(1, 31))
+    progress: list[tuple[int, int, int]] = []
+
+    def on_progress(result: SavedPdf, done: int, total: int) -> None:
+        progress.append((result.id, done, total))
+
+    limiter = InMemoryRateLimiter(limit=10, window=1.0)
+    async with serve(server) as url, FintoroClient("t", base_url=url, rate_limiter=limiter, max_retries=0) as client:
+        results = await client.save_pdfs("invoices", ids, tmp_path / "pdfs", concurrency=4, progress=on_progress)
+    assert server.throttled == 0, "never more than the budget allows"
+    assert [r.id for r in results] == ids, "one result per id, in the order given"
+    assert isinstance(results[12].error, NotFoundError) and isinstance(results[13].error, ServerError)
+    assert not results[12].ok and not results[12].path.exists(), "no file, not even a partial one, for a failure"
+    for result in results[:12] + results[14:]:
+        assert result.ok and result.path.name == f"invoice-{result.id}.pdf"
+        assert result.path.read_bytes() == pdf_of(result.id) and result.bytes_written == len(pdf_of(result.id))
+    assert sorted(p for p in (tmp_path / "pdfs").iterdir()) == sorted(r.path for r in results if r.ok)
+    assert [done for _, done, _ in progress] == list(range(1, 31)) and {t for _, _, t in progress} == {30}
+    assert sorted(i for i, _, _ in progress) == ids
+    assert 1 < pdfs.most_in_flight <= 4, "downloads overlap, bounded by concurrency"
+
+
+async def test_other_document_types_use_their_own_route(tmp_path: Path) -> None:
+    pdfs = PdfServer()
+    server = WindowedBudget(limit=100, window=1.0, inner=pdfs)
+    async with serve(server) as url, FintoroClient("t", base_url=url, rate_limiter=NoRateLimit()) as client:
+        results = await client.save_pdfs("credit_notes", [7, 8], tmp_path)
+    assert sorted(pdfs.paths) == ["/credit-notes/7/pdf", "/credit-notes/8/pdf"]
+    assert [r.path.name for r in results] == ["credit-note-7.pdf", "credit-note-8.pdf"]
+
+
+@pytest.mark.parametrize(
+    ("resource", "ids", "kwargs", "message"),
+    [
+        ("clients", [1], {}, "has no PDF download; choose one of credit-notes, invoices"),
+        ("invoices", [1, 2, 1], {}, r"repeated: \[1\]"),
+        ("invoices", [1, True], {}, "positive integers"),
+        ("invoices", [0], {}, "positive integers"),
+        ("invoices", ["7"], {}, "positive integers"),
+        ("invoices", [1], {"concurrency": 0}, "concurrency"),
+    ],
+)
+async def test_bad_input_is_a_value_error_before_any_request(
+    tmp_path: Path, resource: str, ids: list[Any], kwargs: dict[str, Any], message: str
+) -> None:
+    async with FintoroClient("t", base_url="http://127.0.0.1:9", rate_limiter=NoRateLimit()) as client:
+        with pytest.raises(ValueError, match=message):
+            await client.save_pdfs(resource, ids, tmp_path, **kwargs)
+
+
+async def test_a_file_where_the_directory_should_be_is_a_value_error(tmp_path: Path) -> None:
+    (tmp_path / "taken").write_bytes(b"mine")
+    async with FintoroClient("t", base_url="http://127.0.0.1:9", rate_limiter=NoRateLimit()) as client:
+        with pytest.raises(ValueError, match="not a directory"):
+            await client.save_pdfs("invoices", [1], tmp_path / "taken")
+    assert (tmp_path / "taken").read_bytes() == b"mine"

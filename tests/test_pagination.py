@@ -1,0 +1,208 @@
+"""Issue: rate budget. Pagination read-ahead: bounded, in order, nothing past max_items, errors in place, no leftovers.
+
+Unit tests drive ``AsyncPager`` with a fetch function whose pages finish in an
+order we control; the end-to-end tests run ``client.invoices.list_all()``
+against a uvicorn server that answers pages with random latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from typing import Any
+from urllib.parse import parse_qs
+
+import attrs
+import pytest
+
+from fintoro_api import AsyncPager, FintoroClient, NoRateLimit, ServerError
+from fintoro_api._pagination import DEFAULT_READ_AHEAD, MAX_READ_AHEAD
+
+from .support.asgi import read_body, respond, serve
+
+
+@attrs.define
+class Paginator:
+    total_pages: int
+    total_results: int
+
+
+@attrs.define
+class Page:
+    data: list[int]
+    paginator: Paginator
+
+
+class Pages:
+    """``total`` items as pages; records requests, concurrency and cancellations; page ``fail`` raises."""
+
+    def __init__(self, total: int, *, fail: int | None = None, block_after: int | None = None) -> None:
+        self.total, self.fail, self.block_after = total, fail, block_after
+        self.requested: list[int] = []
+        self.cancelled: list[int] = []
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.rng = random.Random(3)
+
+    async def __call__(self, page: int, per_page: int) -> Page:
+        self.requested.append(page)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            if self.block_after is not None and page > self.block_after:
+                await asyncio.Event().wait()  # never answers: only cancellation ends it
+            for _ in range(self.rng.randrange(6)):  # pages finish out of order
+                await asyncio.sleep(0)
+            if page == self.fail:
+                raise ServerError.__new__(ServerError)  # a typed error raised by the fetch, as the pipeline would
+            start = (page - 1) * per_page
+            pages = -(-self.total // per_page)
+            return Page(list(range(start + 1, min(start + per_page, self.total) + 1)), Paginator(pages, self.total))
+        except asyncio.CancelledError:
+            self.cancelled.append(page)
+            raise
+        finally:
+            self.in_flight -= 1
+
+
+@pytest.mark.parametrize("read_ahead", [0, 1, 3, 8, 64])
+async def test_items_come_in_order_with_at_most_read_ahead_pages_in_flight(read_ahead: int) -> None:
+    pages = Pages(1234)
+    pager: AsyncPager[int] = AsyncPager(pages, per_page=50, per_page_max=500, read_ahead=read_ahead)
+    assert [item async for item in pager] == list(range(1, 1235))
+    assert sorted(pages.requested) == list(range(1, 26)), "each page once, none past the last"
+    assert pages.most_in_flight <= max(1, read_ahead)
+    assert pager.pages_fetched == 25 and pager.total_results == 1234
+
+
+async def test_read_ahead_actually_overlaps_pages() -> None:
+    pages = Pages(1000)
+    pager: AsyncPager[int] = AsyncPager(pages, per_page=100, per_page_max=500, read_ahead=4)
+    await pager.to_list()
+    assert pages.most_in_flight == 4
+
+
+@pytest.mark.parametrize(
+    ("max_items", "pages_needed"), [(0, []), (1, [1]), (100, [1]), (101, [1, 2]), (250, [1, 2, 3])]
+)
+async def test_no_page_past_max_items_is_requested(max_items: int, pages_needed: list[int]) -> None:
+    pages = Pages(1234)
+    pager: AsyncPager[int] = AsyncPager(pages, per_page=100, per_page_max=500, max_items=max_items, read_ahead=8)
+    assert [item async for item in pager] == list(range(1, max_items + 1))
+    assert sorted(pages.requested) == pages_needed
+
+
+async def test_a_failing_page_raises_after_every_item_before_it_and_cancels_the_rest() -> None:
+    pages = Pages(1000, fail=3, block_after=3)
+    pager: AsyncPager[int] = AsyncPager(pages, per_page=100, per_page_max=500, read_ahead=8)
+    seen: list[int] = []
+    with pytest.raises(ServerError):
+        async for item in pager:
+            seen.append(item)
+    assert seen == list(range(1, 201)), "pages 1 and 2 in full, then page 3's error"
+    assert sorted(pages.cancelled) == list(range(4, 10)), "the pages read ahead were cancelled"
+    assert pages.in_flight == 0
+
+
+async def test_break_leaves_no_page_request_running() -> None:
+    pages = Pages(1000, block_after=1)
+    pager: AsyncPager[int] = AsyncPager(pages, per_page=100, per_page_max=500, read_ahead=5)
+    async with contextlib.aclosing(pager.__aiter__()) as items:  # type: ignore[type-var]
+        async for item in items:
+            await asyncio.sleep(0)  # the consumer does some work: the pages read ahead get sent
+            if item == 10:
+                break
+    assert pages.in_flight == 0 and sorted(pages.cancelled) == [2, 3, 4, 5, 6]
+
+
+async def test_a_plain_break_cancels_the_pages_in_flight_too() -> None:
+    pages = Pages(1000, block_after=1)
+    pager: AsyncPager[int] = AsyncPager(pages, per_page=100, per_page_max=500, read_ahead=5)
+    async for item in pager:
+        await asyncio.sleep(0)
+        if item == 10:
+            break
+    # The abandoned iterator is finalised by the event loop (asyncio's async-generator hook).
+    for _ in range(100):
+        if pages.in_flight == 0:
+            break
+        await asyncio.sleep(0)
+    assert pages.in_flight == 0 and sorted(pages.cancelled) == [2, 3, 4, 5, 6]
+
+
+async def test_cancelling_the_consumer_cancels_the_pages_in_flight() -> None:
+    pages = Pages(1000, block_after=1)
+    pager: AsyncPager[int] = AsyncPager(pages, per_page=100, per_page_max=500, read_ahead=3)
+    consumer = asyncio.create_task(pager.to_list())
+    for _ in range(100):
+        if len(pages.requested) == 4:
+            break
+        await asyncio.sleep(0)
+    consumer.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await consumer
+    assert pages.in_flight == 0 and sorted(pages.cancelled) == [2, 3, 4]
+
+
+@pytest.mark.parametrize("bad", [-1, MAX_READ_AHEAD + 1, 1.5, True, "4", None])
+def test_a_bad_read_ahead_is_a_value_error(bad: Any) -> None:
+    with pytest.raises(ValueError, match="read_ahead"):
+        AsyncPager(Pages(1), per_page=None, per_page_max=500, read_ahead=bad)
+    with pytest.raises(ValueError, match="read_ahead"):
+        AsyncPager(Pages(1), per_page=None, per_page_max=500).with_read_ahead(bad)
+
+
+# --- end to end ------------------------------------------------------------------------------------------
+
+
+class SlowInvoiceList:
+    """GET /invoices with Fintoro's paginator; each page takes a random few milliseconds."""
+
+    def __init__(self, total: int, *, fail_page: int | None = None) -> None:
+        self.total, self.fail_page = total, fail_page
+        self.requests: list[int] = []
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.rng = random.Random(5)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await read_body(receive)
+        query = parse_qs(scope["query_string"].decode())
+        page, per_page = int(query["page"][0]), int(query["perPage"][0])
+        self.requests.append(page)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(self.rng.uniform(0.001, 0.03))
+            if page == self.fail_page:
+                await respond(send, 500, {"message": "Server Error"})
+                return
+            start = (page - 1) * per_page
+            ids = range(start + 1, min(start + per_page, self.total) + 1)
+            paginator = {"currentPage": page, "perPage": per_page, "totalPages": -(-self.total // per_page)}
+            body = {"data": [{"id": n} for n in ids], "paginator": {**paginator, "totalResults": self.total}}
+            await respond(send, 200, body)
+        finally:
+            self.in_flight -= 1
+
+
+async def test_list_all_reads_ahead_through_the_client_and_keeps_order() -> None:
+    server = SlowInvoiceList(5000)
+    async with serve(server) as url, FintoroClient("t", base_url=url, rate_limiter=NoRateLimit()) as client:
+        pager = client.invoices.list_all(per_page=100)
+        assert pager.read_ahead == DEFAULT_READ_AHEAD
+        ids = [invoice.id async for invoice in pager]
+    assert ids == list(range(1, 5001))
+    assert sorted(server.requests) == list(range(1, 51))
+    assert 1 < server.most_in_flight <= DEFAULT_READ_AHEAD
+
+
+async def test_list_all_raises_a_failing_pages_error_in_place() -> None:
+    server = SlowInvoiceList(1000, fail_page=4)
+    async with serve(server) as url, FintoroClient("t", base_url=url, rate_limiter=NoRateLimit(), max_retries=0) as c:
+        seen: list[int] = []
+        with pytest.raises(ServerError):
+            async for invoice in c.invoices.list_all(per_page=100):
+                seen.append(invoice.id)
+    assert seen == list(range(1, 301))

@@ -441,3 +441,66 @@ async def test_readme_shell_command_runs_as_printed(key: tuple[str, int], comman
     result = how.runner(command, block=block)
     if inspect.isawaitable(result):
         await result
+
+
+# --- what the README's prose cites and counts ---------------------------------------------------------------
+
+CITED_FILE = re.compile(r"(?:tests/)?(test_\w+\.py)(?:::(test_\w+))?")
+CITED_MORE = re.compile(r"`::(test_\w+)`")  # ``::test_name`` after a citation: the same file
+
+
+def test_every_test_the_readme_cites_exists() -> None:
+    """A promise names the test that holds it; a renamed or deleted test must not leave a dead citation."""
+    text = README.read_text(encoding="utf-8")
+    cited: list[tuple[str, str | None]] = []
+    last_file = None
+    for match in re.finditer(f"{CITED_FILE.pattern}|{CITED_MORE.pattern}", text):
+        if match.group(1):
+            last_file = match.group(1)
+            cited.append((last_file, match.group(2)))
+        else:
+            assert last_file is not None, f"{match.group(0)} follows no test file"
+            cited.append((last_file, match.group(3)))
+    assert len(cited) > 20
+    missing = []
+    for file, name in cited:
+        path = ROOT / "tests" / file
+        if not path.is_file():
+            missing.append(file)
+        elif name and not re.search(rf"^(async )?def {name}\(", path.read_text(encoding="utf-8"), re.MULTILINE):
+            missing.append(f"{file}::{name}")
+    assert missing == [], f"README.md cites tests that do not exist: {missing}"
+
+
+def generated_counts() -> dict[str, int]:
+    from fintoro_api._spec_index import OPERATIONS
+
+    operations = OPERATIONS.values()
+    return {
+        "operations": len(OPERATIONS),
+        "idempotent creates": sum(o.idempotency_key for o in operations),
+        "paginated lists": sum(1 for o in operations if o.per_page_max),
+        "JSON and download operations": sum(1 for o in operations if not o.multipart_arrays),
+    }
+
+
+# Each sentence of the README that counts operations, and what it counts (from the generated spec index).
+COUNTED = {
+    r"`await fintoro\.<resource>\.<action>\(\.\.\.\)` \((\d+) of\s+them\)": "operations",
+    r"\*\*Every operation answers\*\* \(all (\d+)\)": "operations",
+    r"For the (\d+) create operations whose spec declares": "idempotent creates",
+    r"exists for each of the (\d+) paginated lists": "paginated lists",
+    r"calls all (\d+) JSON and download\s+operations": "JSON and download operations",
+}
+
+
+def test_the_readme_counts_are_the_pinned_specs() -> None:
+    """Counts in the prose follow the spec: after a pin move, this names the sentence to update."""
+    text, counts = README.read_text(encoding="utf-8"), generated_counts()
+    wrong = []
+    for pattern, what in COUNTED.items():
+        found = re.search(pattern, text)
+        assert found is not None, f"README.md no longer has {pattern!r}: update COUNTED"
+        if int(found.group(1)) != counts[what]:
+            wrong.append(f"{found.group(0)!r}: the pinned spec has {counts[what]} {what}")
+    assert wrong == [], wrong

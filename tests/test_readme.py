@@ -47,10 +47,10 @@ from fintoro_api.testing import FakeFintoro
 from fintoro_api.webhooks import Fetched, create_subscription
 
 from .support.redis_server import redis_server
+from .test_fake_webhooks import RECEIVER, Recorder
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
-RECEIVER = "https://hooks.example.test/fintoro"
 
 
 # --- reading the README ---------------------------------------------------------------------------------
@@ -198,22 +198,6 @@ async def run_downloads(
     assert progress[-1] == (len(pdf), len(pdf)), "print(done, total) ends with the whole file"
 
 
-class Recorder:
-    """An ASGI webhook receiver that records raw deliveries and answers 204."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[dict[str, str], bytes]] = []
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        body, more = b"", True
-        while more:
-            message = await receive()
-            body, more = body + message.get("body", b""), message.get("more_body", False)
-        self.received.append(({k.decode(): v.decode() for k, v in scope["headers"]}, body))
-        await send({"type": "http.response.start", "status": 204, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
-
-
 async def a_signed_delivery(fake: FakeFintoro, fintoro: FintoroClient) -> tuple[dict[str, str], bytes, str, int]:
     """Subscribe to clients.created, create a client, deliver: the raw headers and body, the secret, the client id."""
     recorder = Recorder()
@@ -341,7 +325,10 @@ INSTALL = "## Install and pin (using the client)"
 PACKAGING_TEST = "tests/test_packaging.py::test_the_readme_install_commands_install_offline_in_a_clean_venv"
 FAKE_OVER_HTTP = "## Testing your integration: `fintoro_api.testing`"
 
-BLOCKS: dict[tuple[str, int], Run | dict[str, Run | RunBy | NotRunnable]] = {
+SHELL = ("sh", "bash", "shell", "console")
+
+# A python block: Run. A shell block: each command. Any other block (JSON, text): NotRunnable with the reason.
+BLOCKS: dict[tuple[str, int], Run | NotRunnable | dict[str, Run | RunBy | NotRunnable]] = {
     (INSTALL, 1): {
         "pip install fintoro_api-0.1.0-py3-none-any.whl": RunBy(PACKAGING_TEST),
         "pip install fintoro_api-0.1.0.tar.gz": RunBy(PACKAGING_TEST),
@@ -371,7 +358,7 @@ BLOCKS: dict[tuple[str, int], Run | dict[str, Run | RunBy | NotRunnable]] = {
 
 def readme_commands(test: str) -> list[str]:
     """The README commands ``BLOCKS`` says ``test`` runs, as printed (for that test to run)."""
-    printed = {c for b in readme_blocks() if b.language == "sh" for c in b.commands()}
+    printed = {c for b in readme_blocks() if b.language in SHELL for c in b.commands()}
     wanted = [
         command
         for entry in BLOCKS.values()
@@ -393,13 +380,15 @@ def test_every_readme_block_is_classified() -> None:
             problems.append(f"{where}: not classified in tests/test_readme.py BLOCKS (run it, or say why not)")
         elif block.language == "python" and not isinstance(entry, Run):
             problems.append(f"{where}: a python block must run")
-        elif block.language == "sh" and isinstance(entry, dict):
+        elif block.language in SHELL and isinstance(entry, dict):
             for command in block.commands():
                 if command not in entry:
                     problems.append(f"{where}: command {command!r} is not classified")
             problems += [f"{where}: {c!r} is classified but not printed" for c in entry if c not in block.commands()]
-        elif block.language not in ("python", "sh"):
-            problems.append(f"{where}: only python and sh blocks can be classified")
+        elif block.language in SHELL:
+            problems.append(f"{where}: classify a shell block command by command")
+        elif block.language != "python" and not isinstance(entry, NotRunnable):
+            problems.append(f"{where}: a {block.language or 'plain'} block is NotRunnable, with the reason")
     found = {b.key for b in blocks}
     problems += [f"BLOCKS has {key}, which README.md no longer has" for key in BLOCKS if key not in found]
     for entry in BLOCKS.values():
@@ -409,8 +398,8 @@ def test_every_readme_block_is_classified() -> None:
                 module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
                 if not callable(getattr(module, name, None)):
                     problems.append(f"{how.test} does not exist")
-            elif isinstance(how, NotRunnable):
-                assert len(how.reason) > 20
+            elif isinstance(how, NotRunnable) and len(how.reason.split()) < 5:
+                problems.append(f"not runnable, but the reason is too short to help: {how.reason!r}")
     assert not problems, "\n".join(problems)
 
 

@@ -1,7 +1,8 @@
 """Hatch build hook: a wheel is built from freshly generated code; an sdist carries the pinned spec.
 
 - sdist: the vendored spec (which must match openapi/pin.json) goes into the
-  archive, so the sdist builds where it is installed, offline.
+  archive, so the sdist builds where it is installed, offline; so does the API
+  reference docs/api.md, generated with the code (git-ignored like it).
 - wheel from an sdist (PKG-INFO at the root): generates from the spec the sdist
   carries, and from nothing else: no mirror, no download. A spec whose hash
   differs from the pin stops the build with one line.
@@ -37,6 +38,7 @@ class GenerateHook(BuildHookInterface):  # type: ignore[type-arg]
         try:
             if self.target_name == "sdist":
                 self.pack_spec(build_data)
+                self.pack_api_reference(build_data)
             elif IN_SDIST:
                 self.generate_from_sdist()
             else:
@@ -60,6 +62,17 @@ class GenerateHook(BuildHookInterface):  # type: ignore[type-arg]
             )
         build_data["force_include"][str(pin.vendored_path)] = f"openapi/{pin.file}"
 
+    def pack_api_reference(self, build_data: dict[str, Any]) -> None:
+        """Put docs/api.md (written by generation, git-ignored: it carries spec text) into the sdist.
+
+        Generated first when missing or stale, like a wheel's code. Runs after pack_spec, which refused a
+        vendored spec other than the pinned one, so the reference is the pinned spec's.
+        """
+        from codegen.generate import API_REFERENCE
+
+        self.generate_from_clone(regenerate=not API_REFERENCE.is_file())
+        build_data["force_include"][str(API_REFERENCE)] = "docs/api.md"
+
     def generate_from_sdist(self) -> None:
         from codegen.errors import CodegenError
         from codegen.generate import generate
@@ -78,7 +91,7 @@ class GenerateHook(BuildHookInterface):  # type: ignore[type-arg]
             )
         self.app.display_info(generate(parse_spec(data, shown), digest))
 
-    def generate_from_clone(self) -> None:
+    def generate_from_clone(self, *, regenerate: bool = False) -> None:
         from codegen.generate import generate
         from codegen.spec import (
             allow_unpinned_from_env,
@@ -91,7 +104,7 @@ class GenerateHook(BuildHookInterface):  # type: ignore[type-arg]
 
         pin = load_pin()
         stamp = ROOT / "fintoro_api" / "_generated.json"
-        if stamp.exists() and json.loads(stamp.read_text())["spec_sha256"] == pin.sha256:
+        if not regenerate and stamp.exists() and json.loads(stamp.read_text())["spec_sha256"] == pin.sha256:
             return
         unpinned = unpinned_generation(pin)
         if unpinned:

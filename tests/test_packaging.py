@@ -31,6 +31,8 @@ import pytest
 from ruff.__main__ import find_ruff_bin
 
 from .support.rawhttp import Handler, Reply, Request, raw_server
+from .test_readme import PACKAGING_TEST as README_INSTALLS
+from .test_readme import readme_commands
 
 ROOT = Path(__file__).resolve().parent.parent
 PIN = json.loads((ROOT / "openapi" / "pin.json").read_text())
@@ -51,6 +53,7 @@ async def main():
         "module": fintoro_api.__file__,
         "name": me.name,
         "license": dist.read_text("licenses/LICENSE").splitlines()[0],
+        "installed_from": json.loads(dist.read_text("direct_url.json") or "{}").get("url", ""),
         "spec_sha256": json.loads(importlib.resources.files(fintoro_api).joinpath("_generated.json").read_text())[
             "spec_sha256"
         ],
@@ -167,27 +170,48 @@ def recording_proxy(seen: list[Request]) -> Handler:
     return proxy
 
 
-@pytest.mark.parametrize("kind", ["wheel", "sdist"])
-async def test_artifact_installs_offline_in_a_clean_venv_and_calls_the_api(
-    kind: str, artifacts: dict[str, Path], installed_deps: Path, tmp_path: Path
+def with_pip_command(python: Path, env: dict[str, str]) -> dict[str, str]:
+    """``pip`` on PATH as in an activated venv, configured as an air-gapped machine would configure it."""
+    pip = python.parent / "pip"
+    pip.write_text(f"#!{python}\nimport sys\nfrom pip._internal.cli.main import main\nsys.exit(main())\n")
+    pip.chmod(0o755)
+    config = python.parent.parent / "pip.conf"
+    # No index; build in this environment (its build requirements are installed). pip reads
+    # `no-build-isolation = false` as "isolation off" (the option is stored inverted).
+    config.write_text(
+        "[global]\nno-index = true\ndisable-pip-version-check = true\n\n[install]\nno-build-isolation = false\n"
+    )
+    return {**env, "PATH": f"{python.parent}{os.pathsep}{env['PATH']}", "PIP_CONFIG_FILE": str(config)}
+
+
+@pytest.mark.parametrize("command", readme_commands(README_INSTALLS))
+async def test_the_readme_install_commands_install_offline_in_a_clean_venv(
+    command: str, artifacts: dict[str, Path], installed_deps: Path, tmp_path: Path
 ) -> None:
+    """README's `pip install <artifact>` lines, as printed, in a directory holding both built artifacts."""
     seen: list[Request] = []
     python = fresh_venv(tmp_path / "venv", installed_deps)
     async with raw_server(whoami) as api_url, raw_server(recording_proxy(seen)) as proxy_url:
-        env = offline_env(proxy_url, tmp_path / "tmp")
-        installed = await run(*pip_install(python, artifacts[kind]), env=env)
+        env = with_pip_command(python, offline_env(proxy_url, tmp_path / "tmp"))
+        for artifact in artifacts.values():
+            shutil.copy(artifact, env["TMPDIR"])
+        installed = await run("bash", "-c", command, env=env)
         assert installed.returncode == 0, installed.stdout[-3000:]
         called = await run(python, "-c", CALL_WHOAMI, api_url, env=without_proxy(env))
     assert called.returncode == 0, called.stdout[-3000:]
     result = json.loads(called.stdout.strip().splitlines()[-1])
     assert Path(result["module"]).is_relative_to(tmp_path / "venv"), "the installed copy, not the source tree"
+    [named] = [word for word in command.split() if word.startswith("fintoro_api-")]
+    assert result["installed_from"].endswith(f"/{named}"), "the artifact the README names was installed"
     assert result["name"] == "Acme s.r.o."
     assert result["license"] == "MIT License"
     assert result["spec_sha256"] == PIN["sha256"], "the installed code says which spec it was generated from"
     assert seen == [], "the build fetched something over the network"
 
 
-def test_both_artifacts_carry_the_license_and_the_sdist_the_pinned_spec(artifacts: dict[str, Path]) -> None:
+def test_both_artifacts_carry_the_license_and_the_sdist_the_spec_and_the_api_reference(
+    artifacts: dict[str, Path],
+) -> None:
     license_text = (ROOT / "LICENSE").read_text()
     assert "fintoro-api contributors" in license_text
     with zipfile.ZipFile(artifacts["wheel"]) as wheel:
@@ -197,7 +221,12 @@ def test_both_artifacts_carry_the_license_and_the_sdist_the_pinned_spec(artifact
         top = names[0].split("/")[0]
         assert sdist.extractfile(f"{top}/LICENSE").read().decode() == license_text  # type: ignore[union-attr]
         spec = sdist.extractfile(f"{top}/openapi/{PIN['file']}").read()  # type: ignore[union-attr]
+        reference = sdist.extractfile(f"{top}/docs/api.md").read().decode()  # type: ignore[union-attr]
+        readme = sdist.extractfile(f"{top}/README.md").read().decode()  # type: ignore[union-attr]
     assert hashlib.sha256(spec).hexdigest() == PIN["sha256"]
+    assert reference == (ROOT / "docs" / "api.md").read_text(), "the generated API reference, as make generate wrote it"
+    assert "](docs/api.md)" in readme, "the README links it"
+    assert "### `client.invoices.show`" in reference
     assert f"{top}/fintoro_api/webhooks/__init__.py" in names
     assert not [n for n in names if n.startswith(f"{top}/fintoro_api/api/")], "no generated code in the sdist"
 

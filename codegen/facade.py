@@ -32,7 +32,17 @@ TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "overlays" / "templates"
 FACADE_TEMPLATE = "facade.py.jinja"
 REFERENCE_TEMPLATE = "api_reference.md.jinja"
 # Names the facade methods use for their own arguments.
-_RESERVED = {"self", "per_page", "max_items", "destination", "progress"}
+_RESERVED = {
+    "self",
+    "per_page",
+    "max_items",
+    "read_ahead",
+    "destination",
+    "progress",
+    "ids",
+    "directory",
+    "concurrency",
+}
 
 
 def words(name: str) -> list[str]:
@@ -97,6 +107,12 @@ class Method:
     @property
     def save_name(self) -> str:
         return "save" + self.action[len("download") :] if self.action.startswith("download") else f"save_{self.action}"
+
+    @property
+    def saves_many(self) -> bool:
+        """A document's PDF (``GET /<documents>/{id}/pdf``): also saved in bulk (fintoro_api/_bulk.py)."""
+        segments = self.path.strip("/").split("/")
+        return self.binary == "application/pdf" and len(segments) == 3 and segments[2] == "pdf"
 
     @property
     def url(self) -> str:
@@ -320,6 +336,7 @@ def facade_data(endpoints: list[Any], facts: dict[tuple[str, str], dict[str, Any
         taken = [m.action for m in resource.methods]
         taken += [f"{m.action}_all" for m in resource.methods if m.per_page_max is not None]
         taken += [m.save_name for m in resource.methods if m.binary]
+        taken += [f"{m.save_name}s" for m in resource.methods if m.saves_many]
         clashes = sorted({a for a in taken if taken.count(a) > 1} | ({"with_raw_response"} & set(taken)))
         if clashes:
             raise CodegenError(f"facade names collide on {resource.name}: {', '.join(clashes)}")

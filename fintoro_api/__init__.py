@@ -35,6 +35,7 @@ _EXPORTS: dict[str, str] = {
     "RateLimiter": "._ratelimit",
     "Response": ".types",
     "RetryPolicy": "._retry",
+    "SavedPdf": "._bulk",
     "UNSET": ".types",
     "Unset": ".types",
     "idempotency_key": "._idempotency",
@@ -85,6 +86,9 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers: the same names as _EXPORTS, imported eagerly
+    from ._bulk import (
+        SavedPdf as SavedPdf,
+    )
     from ._client import (
         DEFAULT_BASE_URL as DEFAULT_BASE_URL,
     )

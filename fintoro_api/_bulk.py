@@ -14,7 +14,6 @@ import os
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
 
 import attrs
 
@@ -42,7 +41,7 @@ class SavedPdf:
 
 
 # progress(result_of_one_document, documents_done, documents_total)
-BulkProgress = Callable[[SavedPdf, int, int], Any]
+BulkProgress = Callable[[SavedPdf, int, int], object]  # its return value is ignored
 
 
 def pdf_routes() -> dict[str, str]:

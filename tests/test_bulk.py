@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from fintoro_api import FintoroClient, InMemoryRateLimiter, NoRateLimit, NotFoundError, ServerError
-from fintoro_api._bulk import SavedPdf
+from codegen.facade import class_name as codegen_class_name
+from fintoro_api import FintoroClient, InMemoryRateLimiter, NoRateLimit, NotFoundError, SavedPdf, ServerError
+from fintoro_api._bulk import DEFAULT_CONCURRENCY, pdf_routes
+from fintoro_api.models import ClientCreateInput, InvoiceInput
+from fintoro_api.testing import FakeFintoro
 
 from .support.asgi import respond, serve
 from .support.budget_servers import WindowedBudget
@@ -105,3 +109,64 @@ async def test_a_file_where_the_directory_should_be_is_a_value_error(tmp_path: P
         with pytest.raises(ValueError, match="not a directory"):
             await client.save_pdfs("invoices", [1], tmp_path / "taken")
     assert (tmp_path / "taken").read_bytes() == b"mine"
+
+
+# --- the facade: client.<documents>.save_pdfs ----------------------------------------------------------
+
+
+async def test_the_facade_saves_real_pdfs_from_the_fake_with_a_typed_error_for_a_missing_id(tmp_path: Path) -> None:
+    fake = FakeFintoro()
+    token = fake.add_company("Acme s.r.o.")
+    async with FintoroClient(token, transport=fake.transport(), rate_limiter=NoRateLimit()) as fintoro:
+        buyer = await fintoro.clients.create(body=ClientCreateInput.from_dict({"name": "Beta s.r.o."}))
+        item = {"name": "Widget", "quantity": 1, "unitPrice": 10, "vatRate": 23}
+        body = InvoiceInput.from_dict({"clientId": buyer.id, "items": [item]})
+        ids = [(await fintoro.invoices.create(body=body)).id for _ in range(3)]
+        missing = max(ids) + 1000
+        asked = [ids[0], missing, ids[1], ids[2]]
+        progress: list[tuple[int, int, int]] = []
+        results = await fintoro.invoices.save_pdfs(
+            asked,
+            tmp_path / "pdfs",
+            concurrency=2,
+            progress=lambda r, done, total: progress.append((r.id, done, total)),
+        )
+        one_by_one = {i: (await fintoro.invoices.download_pdf(i)).payload.read() for i in ids}
+    assert [r.id for r in results] == asked, "one result per id, in the order given"
+    lost = results[1]
+    assert isinstance(lost.error, NotFoundError) and not lost.ok and lost.bytes_written is None
+    assert not lost.path.exists(), "no file for the missing invoice"
+    for result in (results[0], *results[2:]):
+        assert result.ok and result.path == tmp_path / "pdfs" / f"invoice-{result.id}.pdf"
+        written = result.path.read_bytes()
+        assert written.startswith(b"%PDF-") and written.rstrip().endswith(b"%%EOF"), "a real PDF"
+        assert written == one_by_one[result.id] and result.bytes_written == len(written)
+    assert sorted(p.name for p in (tmp_path / "pdfs").iterdir()) == sorted(f"invoice-{i}.pdf" for i in ids)
+    assert sorted(i for i, _, _ in progress) == sorted(asked) and [d for _, d, _ in progress] == [1, 2, 3, 4]
+    assert {total for _, _, total in progress} == {4}
+
+
+def test_every_document_with_a_pdf_download_has_save_pdfs_beside_save_pdf() -> None:
+    from fintoro_api import _resources
+
+    with_save_pdf = {
+        name for name, cls in vars(_resources).items() if name.endswith("Resource") and hasattr(cls, "save_pdf")
+    }
+    with_save_pdfs = {
+        name for name, cls in vars(_resources).items() if name.endswith("Resource") and hasattr(cls, "save_pdfs")
+    }
+    routed = {codegen_class_name(segment.replace("-", "_")) for segment in pdf_routes()}
+    assert with_save_pdfs == with_save_pdf == routed and len(routed) == 7
+    signature = inspect.signature(_resources.CreditNotesResource.save_pdfs)
+    assert list(signature.parameters) == ["self", "ids", "directory", "concurrency", "progress"]
+    assert signature.parameters["concurrency"].default == DEFAULT_CONCURRENCY
+    assert "credit-note-<id>.pdf" in (_resources.CreditNotesResource.save_pdfs.__doc__ or "")
+
+
+async def test_the_facade_checks_its_input_like_the_client_before_any_request(tmp_path: Path) -> None:
+    async with FintoroClient("t", base_url="http://127.0.0.1:9", rate_limiter=NoRateLimit()) as client:
+        with pytest.raises(ValueError, match="repeated"):
+            await client.quotations.save_pdfs([4, 4], tmp_path)
+        with pytest.raises(ValueError, match="concurrency"):
+            await client.quotations.save_pdfs([4], tmp_path, concurrency=0)
+    assert list(tmp_path.iterdir()) == []

@@ -15,6 +15,8 @@ from codegen.facade import build, render
 from codegen.generate import CONFIG_FILE, OVERLAY_DIR, grouped_by_resource
 from codegen.overlay import apply_overlays, load_overlays
 from fintoro_api import UNSET, FintoroClient, NoRateLimit, Unset
+from fintoro_api._bulk import DEFAULT_CONCURRENCY, pdf_routes
+from fintoro_api._pagination import DEFAULT_READ_AHEAD, MAX_READ_AHEAD
 from fintoro_api._resources import Resources
 from fintoro_api.models import InvoiceInput, ListInvoicesPaymentStatus
 from fintoro_api.types import File
@@ -137,3 +139,14 @@ def test_api_reference_lists_every_facade_method_with_its_signature(spec: dict[s
         assert f") -> {method.returns}\n```" in reference, (resource.name, method.action)
     assert "async def show(invoice: int) -> Invoice" in reference
     assert "-> AsyncPager[InvoicePreview]" in reference
+    pagers = [m for _, m in methods if m.per_page_max is not None]
+    bulk = [(r.name, m) for r, m in methods if m.saves_many]
+    assert reference.count(
+        f"`max_items` and `read_ahead` (pages requested ahead, 0-{MAX_READ_AHEAD}, default {DEFAULT_READ_AHEAD})"
+    ) == len(pagers)
+    assert sorted(name for name, _ in bulk) == sorted(r.replace("-", "_") for r in pdf_routes())
+    for name, method in bulk:
+        assert (
+            f"Also `save_pdfs(ids, directory, *, concurrency={DEFAULT_CONCURRENCY}, progress=None) -> list[SavedPdf]`:"
+            f" saves many as `<directory>/{name.replace('_', '-').removesuffix('s')}-<id>.pdf`"
+        ) in reference, method.operation_id

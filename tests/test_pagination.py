@@ -18,6 +18,8 @@ import pytest
 
 from fintoro_api import AsyncPager, FintoroClient, NoRateLimit, ServerError
 from fintoro_api._pagination import DEFAULT_READ_AHEAD, MAX_READ_AHEAD
+from fintoro_api.models import ClientCreateInput, InvoiceInput
+from fintoro_api.testing import FakeFintoro
 
 from .support.asgi import read_body, respond, serve
 
@@ -206,3 +208,34 @@ async def test_list_all_raises_a_failing_pages_error_in_place() -> None:
             async for invoice in c.invoices.list_all(per_page=100):
                 seen.append(invoice.id)
     assert seen == list(range(1, 301))
+
+
+async def test_list_all_takes_read_ahead_and_every_value_yields_the_same_items() -> None:
+    server = SlowInvoiceList(1234)
+    async with serve(server) as url, FintoroClient("t", base_url=url, rate_limiter=NoRateLimit()) as client:
+        one_at_a_time = client.invoices.list_all(per_page=100, read_ahead=0)
+        assert one_at_a_time.read_ahead == 0
+        sequential = [invoice.id async for invoice in one_at_a_time]
+        assert server.most_in_flight == 1, "read_ahead=0: one page at a time"
+        default = [invoice.id async for invoice in client.invoices.list_all(per_page=100)]
+        assert server.most_in_flight > 1
+        with pytest.raises(ValueError, match="read_ahead"):
+            client.invoices.list_all(read_ahead=MAX_READ_AHEAD + 1)
+    assert sequential == default == list(range(1, 1235))
+    assert sorted(server.requests) == sorted([*range(1, 14), *range(1, 14)]), "each page once per export"
+
+
+async def test_the_fakes_invoices_come_the_same_with_and_without_read_ahead() -> None:
+    fake = FakeFintoro()
+    token = fake.add_company("Acme s.r.o.")
+    async with FintoroClient(token, transport=fake.transport(), rate_limiter=NoRateLimit()) as fintoro:
+        buyer = await fintoro.clients.create(body=ClientCreateInput.from_dict({"name": "Beta s.r.o."}))
+        item = {"name": "Widget", "quantity": 1, "unitPrice": 10, "vatRate": 23}
+        for _ in range(23):
+            await fintoro.invoices.create(body=InvoiceInput.from_dict({"clientId": buyer.id, "items": [item]}))
+        sequential = fintoro.invoices.list_all(per_page=5, read_ahead=0)
+        ahead = fintoro.invoices.list_all(per_page=5)
+        numbers = [(i.id, i.number) async for i in sequential]
+        assert numbers == [(i.id, i.number) async for i in ahead]
+    assert len(set(numbers)) == 23 and sequential.pages_fetched == ahead.pages_fetched == 5
+    assert {i for i, _ in numbers} == {record["id"] for record in fake.records(token, "invoices")}

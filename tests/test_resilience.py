@@ -107,10 +107,11 @@ async def test_idempotent_get_is_retried_after_a_drop() -> None:
         seen.append(request)
         if len(seen) < 3:
             return Reply(drop_before_response=True)
-        return Reply(200, {"Content-Type": "application/json"}, b'{"name": "Acme"}')
+        countries = b'{"data": [{"id": 1, "name": "Slovakia", "code": "SK"}]}'
+        return Reply(200, {"Content-Type": "application/json"}, countries)
 
     async with raw_server(flaky) as url, FintoroClient("t", base_url=url, rate_limiter=NoRateLimit()) as client:
-        assert (await client.whoami.show()).name == "Acme"
+        assert (await client.countries.list()).data[0].code == "SK"
     assert len(seen) == 3
 
 
@@ -132,14 +133,14 @@ async def test_retry_after_is_honoured_and_a_long_one_raises_at_once() -> None:
 
 @respx.mock
 async def test_503_is_retried_max_retries_times_and_zero_disables() -> None:
-    route = respx.get("https://api.test/whoami").respond(503, json={"message": "Service Unavailable"})
+    route = respx.get("https://api.test/countries").respond(503, json={"message": "Service Unavailable"})
     fast = RetryPolicy(max_retries=2, initial_delay=0.001)
     async with FintoroClient("t", base_url="https://api.test", rate_limiter=NoRateLimit(), retry=fast) as client:
         with pytest.raises(ServiceUnavailableError):
-            await client.whoami.show()
+            await client.countries.list()
         assert route.call_count == 3
         with pytest.raises(ServiceUnavailableError):
-            await client.with_options(max_retries=0).whoami.show()
+            await client.with_options(max_retries=0).countries.list()
         assert route.call_count == 4
 
 

@@ -45,7 +45,7 @@ from fintoro_api.models import BankAccountCreateInput, ClientCreateInput, Invoic
 from fintoro_api.testing import FakeFintoro
 
 from .support.asgi import header, respond, serve
-from .support.spec_data import SpecData, operation_ids, vendored_spec
+from .support.spec_data import example_body, operation_ids, vendored_spec
 
 BASE = "https://api.test/v1"
 TOKEN = "tok_live_SECRET_0123456789abcdef"
@@ -219,7 +219,8 @@ def test_item_rule_accepts_either_alternative() -> None:
 
     check_body("InvoiceInput", {"client": {"name": "A"}, "items": [{"quantity": 1, "priceListItemId": 1}]})
     # Neither body may raise: each satisfies one alternative of both rules.
-    check_body("InvoiceInput", {"clientId": 1, "items": [{"quantity": 1, "name": "A", "unitPrice": 1, "vatRate": 20}]})
+    manual = {"quantity": 1, "name": "A", "unitId": 1, "unitPrice": 1, "vatRate": 20}  # unitId: older pins need it
+    check_body("InvoiceInput", {"clientId": 1, "items": [manual]})
 
 
 # --- lookups cache ---------------------------------------------------------------------------
@@ -269,7 +270,7 @@ async def test_1000_concurrent_requests_across_20_tokens_never_cross_and_share_o
     tokens = [fake.add_company(f"Company {n:02d}") for n in range(20)]
     root_token = fake.add_company("Root s.r.o.")
     server = ConnectionLog(fake)
-    body = SpecData(vendored_spec()).instance({"$ref": "#/components/schemas/ClientCreateInput"})
+    body = example_body("ClientCreateInput")
     # Idle connections stay open on both sides (uvicorn and httpx close them after 5 s, which a loaded machine
     # reaches): a connection beyond the first 10 can then only be the pool breaking its limit.
     async with serve(server, timeout_keep_alive=600) as url:

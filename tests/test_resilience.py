@@ -26,7 +26,7 @@ from fintoro_api.models import BankAccountCreateInput, ClientCreateInput, Invoic
 from fintoro_api.testing import FakeFintoro, rate_limit_storm
 
 from .support.rawhttp import Reply, Request, raw_server
-from .support.spec_data import HTTP_METHODS, SpecData, vendored_spec
+from .support.spec_data import HTTP_METHODS, MANUAL_ITEM, SpecData, example_body, vendored_spec
 
 ORDER = {"clientId": 101, "items": [{"quantity": 1, "priceListItemId": 5}]}
 ORDER_RESPONSE = {"id": 1, "number": "OBJ-1"}
@@ -203,7 +203,6 @@ class RecordedTransport(httpx.AsyncBaseTransport):
 
 
 INVOICES_MAX = OPERATIONS["listInvoices"].per_page_max or 0
-MANUAL_ITEM = {"quantity": 1, "name": "Consulting", "unitId": 1, "unitPrice": 10, "vatRate": 20}
 
 
 async def _fake_with_invoices(total: int) -> tuple[FakeFintoro, str, list[int]]:
@@ -211,7 +210,7 @@ async def _fake_with_invoices(total: int) -> tuple[FakeFintoro, str, list[int]]:
     fake = FakeFintoro(rate_limit=1_000_000)
     token = fake.add_company("Acme s.r.o.")
     async with FintoroClient(token, transport=fake.transport(), rate_limiter=NoRateLimit()) as client:
-        body = SpecData(vendored_spec()).instance({"$ref": "#/components/schemas/ClientCreateInput"})
+        body = example_body("ClientCreateInput")
         customer = await client.clients.create(body=ClientCreateInput.from_dict(body))
         invoice = InvoiceInput.from_dict({"clientId": customer.id, "items": [MANUAL_ITEM]})
         ids = [(await client.invoices.create(body=invoice)).id for _ in range(total)]

@@ -33,7 +33,7 @@ from fintoro_api.testing import FakeFintoro
 
 from .support.asgi import header, read_body, respond, serve
 from .support.rawhttp import Reply, Request, raw_server
-from .support.spec_data import SpecData, vendored_spec
+from .support.spec_data import MANUAL_ITEM, example_body
 
 PDF = b"%PDF-1.7\n" + os.urandom(3 * 1024 * 1024 + 17) + b"\n%%EOF"
 
@@ -89,15 +89,12 @@ async def test_save_is_complete_reports_progress_and_accepts_pdf_download_url(tm
     assert sorted(p.name for p in tmp_path.iterdir()) == ["Faktúra 2026001.pdf", "a.pdf"], "no temp files left"
 
 
-MANUAL_ITEM = {"quantity": 1, "name": "Consulting", "unitId": 1, "unitPrice": 10, "vatRate": 20}
-
-
 async def test_a_created_invoices_pdf_saves_by_its_download_url_and_stays_in_its_company(tmp_path: Path) -> None:
     # Byte-exact streaming of a large body is pdf_app's job above; here the URL, the id and the name come from
     # a record the fake created, and the document belongs to one company.
     fake = FakeFintoro()
     token, other = fake.add_company("Acme s.r.o."), fake.add_company("Other s.r.o.")
-    customer_body = SpecData(vendored_spec()).instance({"$ref": "#/components/schemas/ClientCreateInput"})
+    customer_body = example_body("ClientCreateInput")
     (tmp_path / "theirs").mkdir()
     async with FintoroClient(token, transport=fake.transport(), rate_limiter=NoRateLimit()) as client:
         customer = await client.clients.create(body=ClientCreateInput.from_dict(customer_body))

@@ -121,3 +121,13 @@ def vendored_spec() -> dict[str, Any]:
 def operation_ids(spec: dict[str, Any]) -> list[str]:
     """Every operationId of ``spec``, in path order."""
     return [item[method]["operationId"] for item in spec["paths"].values() for method in HTTP_METHODS if method in item]
+
+
+def example_body(schema: str) -> dict[str, Any]:
+    """A valid request body for ``components/schemas/<schema>`` of the vendored spec, from its examples."""
+    body: dict[str, Any] = SpecData(vendored_spec()).instance({"$ref": f"#/components/schemas/{schema}"})
+    return body
+
+
+# A document line item without a price-list record: valid under every pinned item rule (older pins need unitId).
+MANUAL_ITEM = {"quantity": 1, "name": "Consulting", "unitId": 1, "unitPrice": 10, "vatRate": 20}

@@ -88,10 +88,15 @@ check: lint typecheck test
 bench: install
 	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
+# Everything generation writes: codegen/generate.py GENERATED (under fintoro_api/) and the docs it renders.
+# tests/test_make_clean.py checks this list against GENERATED. The vendored openapi/*.yaml stay (re-vendoring
+# needs the network or ../shared).
+GENERATED_FILES := $(addprefix fintoro_api/,api models types.py _spec_index.py _resources.py _fake_spec.json \
+  _webhook_types.py _generated.json) docs/api.md docs/operations.md
+
 clean:
-	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache $(VENV) tools/prism/node_modules tools/optic/node_modules
-	rm -rf fintoro_api/api fintoro_api/models fintoro_api/types.py fintoro_api/_spec_index.py \
-	  fintoro_api/_resources.py $(STAMP)
+	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis $(VENV) tools/prism/node_modules tools/optic/node_modules
+	rm -rf $(GENERATED_FILES) fintoro_api/.staging-* *.egg-info
 
 # --- Prism mock server (contract tests, demo) ---------------------------------
 

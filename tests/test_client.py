@@ -39,11 +39,13 @@ from fintoro_api import (
     ValidationError,
 )
 from fintoro_api._spec_index import OPERATIONS
+from fintoro_api.api.countries import list_countries
 from fintoro_api.api.invoices import create_invoice, show_invoice
-from fintoro_api.api.whoami import show_whoami
-from fintoro_api.models import BankAccountCreateInput, InvoiceInput
+from fintoro_api.models import BankAccountCreateInput, ClientCreateInput, InvoiceInput
+from fintoro_api.testing import FakeFintoro
 
-from .support.asgi import header, read_body, respond, serve
+from .support.asgi import header, respond, serve
+from .support.spec_data import example_body, operation_ids, vendored_spec
 
 BASE = "https://api.test/v1"
 TOKEN = "tok_live_SECRET_0123456789abcdef"
@@ -131,10 +133,10 @@ async def test_transport_failures_are_typed(fintoro: FintoroClient) -> None:
 
 @respx.mock
 async def test_2xx_body_not_matching_the_schema_is_a_response_validation_error(fintoro: FintoroClient) -> None:
-    respx.get(f"{BASE}/whoami").respond(200, json={"unexpected": True}, headers={"X-Request-Id": "r-bad"})
+    respx.get(f"{BASE}/countries").respond(200, json={"data": [{"id": "one"}]}, headers={"X-Request-Id": "r-bad"})
     with pytest.raises(APIResponseValidationError) as caught:
-        await show_whoami.asyncio(client=fintoro)
-    assert caught.value.request_id == "r-bad" and "Whoami.name: expected string" in str(caught.value)
+        await list_countries.asyncio(client=fintoro)
+    assert caught.value.request_id == "r-bad" and "data[0].id: expected integer" in str(caught.value)
     respx.get(f"{BASE}/invoices/3").respond(200, text="not json", headers={"X-Request-Id": "r-text"})
     with pytest.raises(APIResponseValidationError):
         await fintoro.invoices.show(3)
@@ -145,9 +147,9 @@ async def test_2xx_body_not_matching_the_schema_is_a_response_validation_error(f
 
 @respx.mock
 async def test_detailed_response_carries_metadata_without_parsing_twice(fintoro: FintoroClient) -> None:
-    respx.get(f"{BASE}/whoami").respond(
+    respx.get(f"{BASE}/countries").respond(
         200,
-        json={"name": "Acme s.r.o."},
+        json={"data": [{"id": 1, "name": "Slovensko", "code": "SK"}]},
         headers={
             "X-Request-Id": "r-1",
             "Content-Language": "sk",
@@ -155,8 +157,8 @@ async def test_detailed_response_carries_metadata_without_parsing_twice(fintoro:
             "X-RateLimit-Remaining": "119",
         },
     )
-    detailed = await show_whoami.asyncio_detailed(client=fintoro)
-    assert detailed.parsed.name == "Acme s.r.o."
+    detailed = await list_countries.asyncio_detailed(client=fintoro)
+    assert detailed.parsed.data[0].name == "Slovensko"
     assert (detailed.status_code, detailed.request_id, detailed.content_language) == (200, "r-1", "sk")
     info = FintoroClient.rate_limit_info(detailed.http_response)
     assert (info.limit, info.remaining) == (120, 119)
@@ -217,7 +219,8 @@ def test_item_rule_accepts_either_alternative() -> None:
 
     check_body("InvoiceInput", {"client": {"name": "A"}, "items": [{"quantity": 1, "priceListItemId": 1}]})
     # Neither body may raise: each satisfies one alternative of both rules.
-    check_body("InvoiceInput", {"clientId": 1, "items": [{"quantity": 1, "name": "A", "unitPrice": 1, "vatRate": 20}]})
+    manual = {"quantity": 1, "name": "A", "unitId": 1, "unitPrice": 1, "vatRate": 20}  # unitId: older pins need it
+    check_body("InvoiceInput", {"clientId": 1, "items": [manual]})
 
 
 # --- lookups cache ---------------------------------------------------------------------------
@@ -246,44 +249,52 @@ async def test_lookups_are_cached_per_language_with_opt_out() -> None:
 # --- scopes on one pool ------------------------------------------------------------------------
 
 
-class ScopeServer:
-    """Answers /whoami with the company of the bearer token; records connections and tokens."""
+class ConnectionLog:
+    """Serves the fake over real HTTP, recording each request's TCP peer and bearer token."""
 
-    def __init__(self) -> None:
+    def __init__(self, fake: FakeFintoro) -> None:
+        self.fake = fake
         self.connections: set[tuple[str, int]] = set()
-        self.seen: list[tuple[str, str]] = []
+        self.seen: list[str] = []
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        assert scope["type"] == "http"
-        self.connections.add(tuple(scope["client"]))
-        await read_body(receive)
-        token = (header(scope, "authorization") or "").removeprefix("Bearer ")
-        self.seen.append((scope["path"], token))
-        await asyncio.sleep(0.001)
-        await respond(send, 200, {"name": f"company-of-{token}"}, {"X-Request-Id": f"r{len(self.seen)}"})
+        if scope["type"] == "http":
+            self.connections.add(tuple(scope["client"]))
+            self.seen.append((header(scope, "authorization") or "").removeprefix("Bearer "))
+        await self.fake.app(scope, receive, send)
 
 
 async def test_1000_concurrent_requests_across_20_tokens_never_cross_and_share_one_pool() -> None:
-    app = ScopeServer()
-    async with serve(app) as url:
-        limits = httpx.Limits(max_connections=10, max_keepalive_connections=10)
+    # 20 companies in the fake, each holding one client record named after it; each token must see only its own.
+    fake = FakeFintoro()
+    tokens = [fake.add_company(f"Company {n:02d}") for n in range(20)]
+    root_token = fake.add_company("Root s.r.o.")
+    server = ConnectionLog(fake)
+    body = example_body("ClientCreateInput")
+    # Idle connections stay open on both sides (uvicorn and httpx close them after 5 s, which a loaded machine
+    # reaches): a connection beyond the first 10 can then only be the pool breaking its limit.
+    async with serve(server, timeout_keep_alive=600) as url:
+        limits = httpx.Limits(max_connections=10, max_keepalive_connections=10, keepalive_expiry=600)
         transport = httpx.AsyncHTTPTransport(limits=limits)
-        async with FintoroClient("root-token", base_url=url, transport=transport, rate_limiter=NoRateLimit()) as root:
-            scopes = [root.with_token(f"token-{n:02d}") for n in range(20)]
+        base_url = f"{url}/api/public/v1"
+        root = FintoroClient(root_token, base_url=base_url, transport=transport, rate_limiter=NoRateLimit())
+        async with root:
+            scopes = [root.with_token(token) for token in tokens]
+            for n, scoped in enumerate([*scopes, root]):
+                await scoped.clients.create(body=ClientCreateInput.from_dict({**body, "name": f"client-of-{n:02d}"}))
 
-            async def call(n: int) -> tuple[str, str]:
-                scoped = scopes[n % 20]
-                identity = await show_whoami.asyncio(client=scoped)
-                return f"token-{n % 20:02d}", identity.name
+            async def call(n: int) -> tuple[int, list[str]]:
+                page = await scopes[n % 20].clients.list()
+                return n % 20, [c.name for c in page.data]
 
             results = await asyncio.gather(*(call(n) for n in range(1000)))
             await scopes[3].aclose()  # closing a scope leaves the shared pool open
-            assert (await root.whoami.show()).name == "company-of-root-token"
-    assert all(name == f"company-of-{token}" for token, name in results)
-    assert len(app.seen) == 1001
-    per_token = {token: sum(1 for _, t in app.seen if t == token) for token in {t for _, t in app.seen}}
-    assert per_token == {**{f"token-{n:02d}": 50 for n in range(20)}, "root-token": 1}
-    assert len(app.connections) <= 10, f"{len(app.connections)} connections for a pool limit of 10"
+            assert [c.name for c in (await root.clients.list()).data] == ["client-of-20"]
+    assert all(names == [f"client-of-{n:02d}"] for n, names in results)
+    assert len(server.seen) == 21 + 1001
+    per_token = {token: server.seen.count(token) for token in set(server.seen)}
+    assert per_token == {**{token: 51 for token in tokens}, root_token: 2}
+    assert len(server.connections) <= 10, f"{len(server.connections)} connections for a pool limit of 10"
 
 
 def test_scopes_are_immutable_and_do_not_touch_the_parent() -> None:
@@ -393,7 +404,7 @@ async def test_every_operation_is_reachable_through_the_facade_on_its_own_path(f
     with respx.mock(assert_all_mocked=True) as router:
         router.route(host="api.test").mock(side_effect=record)
         reached = await _call_every_facade_method(fintoro, seen)
-    assert reached == len(OPERATIONS) == 109
+    assert reached == len(OPERATIONS) == len(operation_ids(vendored_spec()))
 
 
 def _sample(annotation: Any) -> Any:

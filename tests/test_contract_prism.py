@@ -134,7 +134,7 @@ async def test_every_operation_passes_prism_validation_and_parses(spec: dict[str
     )
     assert failures == []
     assert recorder.violations == []
-    assert covered == expected == 108
+    assert covered == expected > 0
 
 
 async def test_dynamic_responses_parse_over_several_rounds(spec: dict[str, Any], prism_dynamic_url: str) -> None:
@@ -145,4 +145,4 @@ async def test_dynamic_responses_parse_over_several_rounds(spec: dict[str, Any],
         assert recorder.violations == []
         totals.append(covered)
     print(f"\ncontract (dynamic responses): {DYNAMIC_ROUNDS} rounds x {totals[0]} operations parsed")
-    assert totals == [108] * DYNAMIC_ROUNDS
+    assert totals == [len(spec_operations(spec)) - len(MULTIPART_EXCEPTION)] * DYNAMIC_ROUNDS

@@ -1,4 +1,4 @@
-"""Issue 18: every one of the 109 operations answers the fake with a body that validates against the spec.
+"""Issue 18: every operation of the spec answers the fake with a body that validates against the spec.
 
 The check is independent of the fake's own validator: jsonschema (Draft 2020-12)
 over the vendored spec's response schemas. Requests are built from the spec's
@@ -156,7 +156,7 @@ async def test_every_operation_answers_with_a_body_that_validates_against_the_sp
             assert response.headers["x-request-id"], name
             checked.add(name)
     assert not failures, "\n".join(failures)
-    assert len(checked) == len(spec_operations(spec)) == 109
+    assert len(checked) == len(spec_operations(spec)) > 0
     print(f"\nfake: {len(checked)} of {len(spec_operations(spec))} operations validate against the spec")
 
 
@@ -181,7 +181,7 @@ def test_the_spec_data_is_generated_without_prose_and_loaded_only_when_a_fake_is
     from codegen.fakedata import fake_spec
 
     data = fake_spec(spec)
-    assert len(data["operations"]) == 109
+    assert len(data["operations"]) == len(spec_operations(spec))
     text = json.dumps(data)
     for operation in spec_operations(spec):
         summary = operation[2].get("summary")

@@ -19,6 +19,8 @@ from fintoro_api._exceptions import FintoroError, status_error
 from fintoro_api._headers import RateLimitInfo, parse_retry_after
 from fintoro_api._spec_index import ENDPOINTS, OPERATIONS
 
+from .support.spec_data import operation_ids, vendored_spec
+
 ROOT = Path(__file__).resolve().parent.parent
 URL = "https://api.test/v1/x"
 
@@ -84,7 +86,7 @@ def _call(operation_id: str, **call: Any) -> tuple[Any, dict[str, Any]]:
 
 
 def test_every_operation_is_found_by_the_name_its_module_passes() -> None:
-    assert len(ENDPOINTS) == len(OPERATIONS) == 109
+    assert len(ENDPOINTS) == len(OPERATIONS) == len(operation_ids(vendored_spec()))
     for name, operation_id in ENDPOINTS.items():
         assert operation_of({"fintoro_operation": name}) is OPERATIONS[operation_id]
     assert operation_of(None) is None and operation_of({"fintoro_operation": "no_such"}) is None

@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import time
 from typing import Any
-from urllib.parse import parse_qs
 
+import httpx
 import pytest
 import respx
 
@@ -21,11 +20,13 @@ from fintoro_api import (
     RetryPolicy,
     ServiceUnavailableError,
 )
+from fintoro_api._spec_index import OPERATIONS
 from fintoro_api.api.orders import create_order
-from fintoro_api.models import BankAccountCreateInput, OrderInput
+from fintoro_api.models import BankAccountCreateInput, ClientCreateInput, InvoiceInput, OrderInput
+from fintoro_api.testing import FakeFintoro, rate_limit_storm
 
-from .support.asgi import read_body, respond, serve
 from .support.rawhttp import Reply, Request, raw_server
+from .support.spec_data import HTTP_METHODS, MANUAL_ITEM, SpecData, example_body, vendored_spec
 
 ORDER = {"clientId": 101, "items": [{"quantity": 1, "priceListItemId": 5}]}
 ORDER_RESPONSE = {"id": 1, "number": "OBJ-1"}
@@ -106,46 +107,40 @@ async def test_idempotent_get_is_retried_after_a_drop() -> None:
         seen.append(request)
         if len(seen) < 3:
             return Reply(drop_before_response=True)
-        return Reply(200, {"Content-Type": "application/json"}, b'{"name": "Acme"}')
+        countries = b'{"data": [{"id": 1, "name": "Slovakia", "code": "SK"}]}'
+        return Reply(200, {"Content-Type": "application/json"}, countries)
 
     async with raw_server(flaky) as url, FintoroClient("t", base_url=url, rate_limiter=NoRateLimit()) as client:
-        assert (await client.whoami.show()).name == "Acme"
+        assert (await client.countries.list()).data[0].code == "SK"
     assert len(seen) == 3
 
 
 async def test_retry_after_is_honoured_and_a_long_one_raises_at_once() -> None:
     # How long is waited is RetryPolicy.next_delay's job (test_pipeline_units.py::test_next_delay);
     # here: a short Retry-After is waited out and resent, a long one raises without another request.
-    calls: list[str] = []
-
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        await read_body(receive)
-        calls.append(scope["path"])
-        if scope["path"] == "/long":
-            await respond(send, 429, {"message": "Too Many Attempts."}, {"Retry-After": "3600"})
-        elif len(calls) == 1:
-            await respond(send, 429, {"message": "Too Many Attempts."}, {"Retry-After": "1"})
-        else:
-            await respond(send, 200, {"name": "Acme"})
-
-    async with serve(app) as url, FintoroClient("t", base_url=url, rate_limiter=NoRateLimit()) as client:
-        assert (await client.whoami.show()).name == "Acme"
+    fake = FakeFintoro()
+    token = fake.add_company("Acme s.r.o.")
+    async with FintoroClient(token, transport=fake.transport(), rate_limiter=NoRateLimit()) as client:
+        fake.inject("listInvoices", rate_limit_storm(1, retry_after=1))
+        assert (await client.invoices.list()).data == []
+        fake.inject("listInvoices", rate_limit_storm(1, retry_after=3600))
         with pytest.raises(RateLimitError) as caught:
-            await client.get_async_httpx_client().request("GET", "/long")
+            await client.invoices.list()
         assert caught.value.retry_after == 3600
-    assert calls == ["/whoami", "/whoami", "/long"], "the hour-long Retry-After is not slept through"
+    statuses = [status for _, _, status in fake.requests]
+    assert statuses == [429, 200, 429], "the hour-long Retry-After is not slept through"
 
 
 @respx.mock
 async def test_503_is_retried_max_retries_times_and_zero_disables() -> None:
-    route = respx.get("https://api.test/whoami").respond(503, json={"message": "Service Unavailable"})
+    route = respx.get("https://api.test/countries").respond(503, json={"message": "Service Unavailable"})
     fast = RetryPolicy(max_retries=2, initial_delay=0.001)
     async with FintoroClient("t", base_url="https://api.test", rate_limiter=NoRateLimit(), retry=fast) as client:
         with pytest.raises(ServiceUnavailableError):
-            await client.whoami.show()
+            await client.countries.list()
         assert route.call_count == 3
         with pytest.raises(ServiceUnavailableError):
-            await client.with_options(max_retries=0).whoami.show()
+            await client.with_options(max_retries=0).countries.list()
         assert route.call_count == 4
 
 
@@ -167,56 +162,21 @@ def test_bad_settings_are_rejected_before_any_request() -> None:
         FintoroClient("t").with_options(max_retries=-2)
 
 
-class FixedWindowLimit:
-    """Enforces N requests per window like Fintoro: 429 with Retry-After above it."""
-
-    def __init__(self, limit: int, window: float) -> None:
-        self.limit, self.window = limit, window
-        self.started = time.monotonic()
-        self.counts: dict[int, int] = {}
-        self.ok = 0
-        self.throttled = 0
-        self.first_ok: float | None = None
-        self.last_ok: float | None = None
-
-    def utilisation(self) -> float:
-        """Successful requests per second between the first and the last one, over the allowed rate."""
-        if self.first_ok is None or self.last_ok is None or self.ok < 2:
-            return 0.0
-        return ((self.ok - 1) / (self.last_ok - self.first_ok)) / (self.limit / self.window)
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        await read_body(receive)
-        elapsed = time.monotonic() - self.started
-        index = int(elapsed // self.window)
-        self.counts[index] = self.counts.get(index, 0) + 1
-        remaining = self.limit - self.counts[index]
-        headers = {"X-RateLimit-Limit": str(self.limit), "X-RateLimit-Remaining": str(max(0, remaining))}
-        if remaining < 0:
-            self.throttled += 1
-            retry_after = max(1, round((index + 1) * self.window - elapsed))
-            await respond(send, 429, {"message": "Too Many Attempts."}, {**headers, "Retry-After": str(retry_after)})
-        else:
-            self.ok += 1
-            now = time.monotonic()
-            self.first_ok = self.first_ok if self.first_ok is not None else now
-            self.last_ok = now
-            await respond(send, 200, {"name": "Acme"}, headers)
-
-
 async def test_paced_bulk_job_gets_no_429() -> None:
-    server = FixedWindowLimit(limit=20, window=1.0)
-    async with serve(server) as url:
-        limiter = InMemoryRateLimiter(limit=20, window=1.0)
-        async with FintoroClient("t", base_url=url, rate_limiter=limiter, max_retries=0) as client:
-            semaphore = asyncio.Semaphore(10)
+    # The fake enforces a fixed window per company (starting at its first request): any phase must pass.
+    fake = FakeFintoro(rate_limit=20, rate_window_s=1.0)
+    token = fake.add_company("Acme s.r.o.")
+    limiter = InMemoryRateLimiter(limit=20, window=1.0)
+    async with FintoroClient(token, transport=fake.transport(), rate_limiter=limiter, max_retries=0) as client:
+        semaphore = asyncio.Semaphore(10)
 
-            async def call() -> None:
-                async with semaphore:
-                    await client.whoami.show()
+        async def call() -> None:
+            async with semaphore:
+                await client.invoices.list(per_page=1)
 
-            await asyncio.gather(*(call() for _ in range(100)))
-    assert server.throttled == 0 and server.ok == 100
+        await asyncio.gather(*(call() for _ in range(100)))
+    statuses = [status for _, _, status in fake.requests]
+    assert statuses == [200] * 100
 
 
 async def test_scopes_of_one_company_share_one_budget() -> None:
@@ -230,64 +190,100 @@ async def test_scopes_of_one_company_share_one_budget() -> None:
 # --- pagination -------------------------------------------------------------------------------------
 
 
-class InvoiceList:
-    """GET /invoices with Fintoro's paginator over ``total`` invoices."""
+class RecordedTransport(httpx.AsyncBaseTransport):
+    """Passes requests on to ``inner``, keeping each URL (to see the page sizes the pager asked for)."""
 
-    def __init__(self, total: int) -> None:
-        self.total = total
-        self.requests: list[tuple[int, int]] = []
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.urls: list[httpx.URL] = []
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        await read_body(receive)
-        query = parse_qs(scope["query_string"].decode())
-        page, per_page = int(query.get("page", ["1"])[0]), int(query.get("perPage", ["10"])[0])
-        self.requests.append((page, per_page))
-        start = (page - 1) * per_page
-        ids = range(start + 1, min(start + per_page, self.total) + 1)
-        pages = -(-self.total // per_page)
-        body = {
-            "data": [{"id": n, "number": f"F{n:05d}"} for n in ids],
-            "paginator": {"currentPage": page, "perPage": per_page, "totalPages": pages, "totalResults": self.total},
-        }
-        await respond(send, 200, body)
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.urls.append(request.url)
+        return await self.inner.handle_async_request(request)
 
 
-@pytest.mark.parametrize(("per_page", "expected_requests"), [(None, 3), (100, 13)])
-async def test_pagination_yields_every_item_once_in_order(per_page: int | None, expected_requests: int) -> None:
-    server = InvoiceList(1234)
-    async with serve(server) as url, FintoroClient("t", base_url=url, rate_limiter=NoRateLimit()) as client:
-        pager = client.invoices.list_all(per_page=per_page)
+INVOICES_MAX = OPERATIONS["listInvoices"].per_page_max or 0
+
+
+async def _fake_with_invoices(total: int) -> tuple[FakeFintoro, str, list[int]]:
+    """A fake company with ``total`` invoices created through the API; their ids in creation order."""
+    fake = FakeFintoro(rate_limit=1_000_000)
+    token = fake.add_company("Acme s.r.o.")
+    async with FintoroClient(token, transport=fake.transport(), rate_limiter=NoRateLimit()) as client:
+        body = example_body("ClientCreateInput")
+        customer = await client.clients.create(body=ClientCreateInput.from_dict(body))
+        invoice = InvoiceInput.from_dict({"clientId": customer.id, "items": [MANUAL_ITEM]})
+        ids = [(await client.invoices.create(body=invoice)).id for _ in range(total)]
+    return fake, token, ids
+
+
+_SEEDED: list[tuple[FakeFintoro, str, list[int]]] = []
+
+
+async def seeded_invoices() -> tuple[FakeFintoro, str, list[int]]:
+    """One shared fake with more invoices than a page holds at the spec's maximum (read-only for the tests)."""
+    if not _SEEDED:
+        _SEEDED.append(await _fake_with_invoices(INVOICES_MAX + 34))
+    return _SEEDED[0]
+
+
+@pytest.mark.parametrize("per_page", [None, 100])
+async def test_pagination_yields_every_item_once_in_order(per_page: int | None) -> None:
+    fake, token, created = await seeded_invoices()
+    transport = RecordedTransport(fake.transport())
+    async with FintoroClient(token, transport=transport, rate_limiter=NoRateLimit()) as client:
+        pager = client.invoices.list_all(per_page=per_page, sort_by="number", sort_direction="asc")
         ids = [invoice.id async for invoice in pager]
-    assert ids == list(range(1, 1235))
-    assert len(server.requests) == expected_requests == pager.pages_fetched
-    assert pager.total_results == 1234
-    assert {size for _, size in server.requests} == {per_page or 500}
+    assert ids == created
+    size = per_page or INVOICES_MAX
+    assert len(transport.urls) == -(-len(created) // size) == pager.pages_fetched
+    assert pager.total_results == len(created)
+    assert {url.params["perPage"] for url in transport.urls} == {str(size)}
+    pages = [url.params.get("page", "1") for url in transport.urls]
+    assert pages == [str(n) for n in range(1, len(pages) + 1)]
 
 
 async def test_pagination_cap_and_bad_page_size() -> None:
-    server = InvoiceList(1234)
-    async with serve(server) as url, FintoroClient("t", base_url=url, rate_limiter=NoRateLimit()) as client:
-        first = [i.id async for i in client.invoices.list_all(max_items=7, per_page=5)]
-        assert first == [1, 2, 3, 4, 5, 6, 7] and len(server.requests) == 2
-        with pytest.raises(ValueError, match="1 to 500"):
-            client.invoices.list_all(per_page=501)
-        with pytest.raises(ValueError, match="1 to 200"):
-            client.price_list_items.list_all(per_page=201)
-        with pytest.raises(ValueError, match="1 to 500"):
-            await client.invoices.list(per_page=501)  # the plain list call is checked too
-    assert len(server.requests) == 2, "no request for a bad page size"
+    fake, token, created = await seeded_invoices()
+    transport = RecordedTransport(fake.transport())
+    items_max = OPERATIONS["listPriceListItems"].per_page_max
+    async with FintoroClient(token, transport=transport, rate_limiter=NoRateLimit()) as client:
+        pager = client.invoices.list_all(max_items=7, per_page=5, sort_by="number", sort_direction="asc")
+        first = [i.id async for i in pager]
+        assert first == created[:7] and len(transport.urls) == 2
+        with pytest.raises(ValueError, match=f"1 to {INVOICES_MAX}"):
+            client.invoices.list_all(per_page=INVOICES_MAX + 1)
+        with pytest.raises(ValueError, match=f"1 to {items_max}"):
+            client.price_list_items.list_all(per_page=(items_max or 0) + 1)
+        with pytest.raises(ValueError, match=f"1 to {INVOICES_MAX}"):
+            await client.invoices.list(per_page=INVOICES_MAX + 1)  # the plain list call is checked too
+    assert len(transport.urls) == 2, "no request for a bad page size"
 
 
 def test_every_paginated_list_has_a_pager_at_its_spec_maximum() -> None:
-    from fintoro_api._spec_index import OPERATIONS
-
     client = FintoroClient("t")
     paged = [op for op in OPERATIONS.values() if op.per_page_max]
-    assert len(paged) == 10
+    assert sorted(op.operation_id for op in paged) == sorted(_paged_in_spec(vendored_spec()))
     for op in paged:
         resource = op.path.strip("/").split("/")[0].replace("-", "_")
         pager = getattr(client, resource).list_all()
         assert pager.per_page == op.per_page_max
+
+
+def _paged_in_spec(spec: dict[str, Any]) -> list[str]:
+    """operationIds whose perPage query parameter declares a maximum."""
+    data = SpecData(spec)
+    found = []
+    for item in spec["paths"].values():
+        for method in HTTP_METHODS:
+            operation = item.get(method)
+            if operation is None:
+                continue
+            params = [data.resolve(p) for p in item.get("parameters", []) + operation.get("parameters", [])]
+            per_page = next((p for p in params if p["in"] == "query" and p["name"] == "perPage"), None)
+            if per_page is not None and "maximum" in data.resolve(per_page.get("schema", {})):
+                found.append(operation["operationId"])
+    return found
 
 
 def test_idempotency_key_is_stable_per_business_identity() -> None:

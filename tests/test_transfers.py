@@ -28,9 +28,12 @@ from fintoro_api import (
     _transfers,
 )
 from fintoro_api._transfers import filename_from, safe_filename
+from fintoro_api.models import ClientCreateInput, InvoiceInput
+from fintoro_api.testing import FakeFintoro
 
 from .support.asgi import header, read_body, respond, serve
 from .support.rawhttp import Reply, Request, raw_server
+from .support.spec_data import MANUAL_ITEM, example_body
 
 PDF = b"%PDF-1.7\n" + os.urandom(3 * 1024 * 1024 + 17) + b"\n%%EOF"
 
@@ -84,6 +87,33 @@ async def test_save_is_complete_reports_progress_and_accepts_pdf_download_url(tm
     assert progress[-1] == (len(PDF), len(PDF)) and len(progress) > 1
     assert via_facade == len(PDF) and (tmp_path / "Faktúra 2026001.pdf").read_bytes() == PDF
     assert sorted(p.name for p in tmp_path.iterdir()) == ["Faktúra 2026001.pdf", "a.pdf"], "no temp files left"
+
+
+async def test_a_created_invoices_pdf_saves_by_its_download_url_and_stays_in_its_company(tmp_path: Path) -> None:
+    # Byte-exact streaming of a large body is pdf_app's job above; here the URL, the id and the name come from
+    # a record the fake created, and the document belongs to one company.
+    fake = FakeFintoro()
+    token, other = fake.add_company("Acme s.r.o."), fake.add_company("Other s.r.o.")
+    customer_body = example_body("ClientCreateInput")
+    (tmp_path / "theirs").mkdir()
+    async with FintoroClient(token, transport=fake.transport(), rate_limiter=NoRateLimit()) as client:
+        customer = await client.clients.create(body=ClientCreateInput.from_dict(customer_body))
+        invoice = await client.invoices.create(
+            body=InvoiceInput.from_dict({"clientId": customer.id, "items": [MANUAL_ITEM]})
+        )
+        assert isinstance(invoice.pdf_download_url, str) and isinstance(invoice.number, str)
+        written = await client.save(invoice.pdf_download_url, tmp_path / "by-url.pdf")
+        via_facade = await client.invoices.save_pdf(invoice.id, tmp_path)
+        with pytest.raises(NotFoundError):
+            await client.with_token(other).invoices.save_pdf(invoice.id, tmp_path / "theirs")
+    pdf = (tmp_path / "by-url.pdf").read_bytes()
+    assert written == via_facade == len(pdf)
+    assert pdf.startswith(b"%PDF-") and pdf.endswith(b"%%EOF\n") and invoice.number.encode() in pdf
+    xref_at = int(pdf.rsplit(b"startxref", 1)[1].split()[0])
+    assert pdf[xref_at:].startswith(b"xref"), "a PDF a viewer can open: startxref points at the xref table"
+    assert (tmp_path / f"{invoice.number}.pdf").read_bytes() == pdf
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["by-url.pdf", f"{invoice.number}.pdf", "theirs"])
+    assert list((tmp_path / "theirs").iterdir()) == []
 
 
 async def test_mid_body_disconnect_leaves_no_file_and_no_temp_file(tmp_path: Path) -> None:

@@ -223,7 +223,7 @@ async def test_failing_handler_answers_5xx_and_a_redelivery_succeeds(caplog: pyt
 
 def test_every_event_type_maps_to_a_show_operation_or_says_why_not(spec: dict[str, Any]) -> None:
     event_types = spec["components"]["schemas"]["WebhookEventType"]["enum"]
-    assert len(event_types) == 53
+    assert event_types and len(event_types) == len(set(event_types))
     assert sorted(event_types) == sorted(member.value for member in WebhookEventType)
     shows = show_operations()
     unmapped = sorted({t.rsplit(".", 1)[0] for t in event_types if t.rsplit(".", 1)[0] not in shows})

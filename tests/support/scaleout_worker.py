@@ -23,7 +23,7 @@ async def main(api_url: str, redis_url: str, calls: int, limit: int, margin: flo
             nonlocal ok, throttled
             async with semaphore:
                 try:
-                    await c.whoami.show()
+                    await c.get_async_httpx_client().request("GET", "/invoices/1")  # any GET: pin-independent
                     ok += 1
                 except RateLimitError:
                     throttled += 1

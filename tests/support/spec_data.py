@@ -8,7 +8,12 @@ as many items as minItems asks (at least one); enums their first value.
 from __future__ import annotations
 
 import copy
+import functools
+import json
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 FORMAT_SAMPLES = {
     "date": "2026-03-03",
@@ -95,3 +100,34 @@ class SpecData:
         if "example" in schema:
             return schema["example"]
         return self.instance(schema, depth=1)
+
+
+HTTP_METHODS = ("get", "put", "post", "patch", "delete")
+
+
+@functools.cache
+def vendored_spec() -> dict[str, Any]:
+    """The spec vendored under openapi/ (the file openapi/pin.json names; read-only, shared).
+
+    Tests derive expectations (operation counts, event types) from it, so a pin move needs no test edit.
+    """
+    openapi = Path(__file__).resolve().parents[2] / "openapi"
+    name = json.loads((openapi / "pin.json").read_text(encoding="utf-8"))["file"]
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loaded: dict[str, Any] = yaml.load((openapi / name).read_bytes(), Loader=loader)
+    return loaded
+
+
+def operation_ids(spec: dict[str, Any]) -> list[str]:
+    """Every operationId of ``spec``, in path order."""
+    return [item[method]["operationId"] for item in spec["paths"].values() for method in HTTP_METHODS if method in item]
+
+
+def example_body(schema: str) -> dict[str, Any]:
+    """A valid request body for ``components/schemas/<schema>`` of the vendored spec, from its examples."""
+    body: dict[str, Any] = SpecData(vendored_spec()).instance({"$ref": f"#/components/schemas/{schema}"})
+    return body
+
+
+# A document line item without a price-list record: valid under every pinned item rule (older pins need unitId).
+MANUAL_ITEM = {"quantity": 1, "name": "Consulting", "unitId": 1, "unitPrice": 10, "vatRate": 20}

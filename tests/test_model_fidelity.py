@@ -111,7 +111,7 @@ def test_every_json_response_schema_round_trips(spec: dict[str, Any]) -> None:
         _round_trip_check(module, op_id, status, strategy)()
         covered.append(op_id)
     print(f"\nproperty-based round trip: {len(covered)}/{len(schemas)} JSON response schemas, 8 examples each")
-    assert len(covered) == len(schemas) == 83
+    assert schemas and len(covered) == len(schemas)
 
 
 # --- forward-compatible enums ------------------------------------------------------------------------

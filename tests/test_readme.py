@@ -472,35 +472,14 @@ def test_every_test_the_readme_cites_exists() -> None:
     assert missing == [], f"README.md cites tests that do not exist: {missing}"
 
 
-def generated_counts() -> dict[str, int]:
-    from fintoro_api._spec_index import OPERATIONS
-
-    operations = OPERATIONS.values()
-    return {
-        "operations": len(OPERATIONS),
-        "idempotent creates": sum(o.idempotency_key for o in operations),
-        "paginated lists": sum(1 for o in operations if o.per_page_max),
-        "JSON and download operations": sum(1 for o in operations if not o.multipart_arrays),
-    }
+# Sentences that once counted the pin's operations: a count goes stale on the next pin move, and
+# `make update-spec` must finish green, so the README says "every ..." instead of a number.
+PIN_COUNTS = re.compile(
+    r"\(\d+ of\s+them\)|\(all \d+\)|\b\d+ (?:create|JSON and download|paginated)\b"
+    r"|\b\d+ (?:operations|paginated lists)\b"
+)
 
 
-# Each sentence of the README that counts operations, and what it counts (from the generated spec index).
-COUNTED = {
-    r"`await fintoro\.<resource>\.<action>\(\.\.\.\)` \((\d+) of\s+them\)": "operations",
-    r"\*\*Every operation answers\*\* \(all (\d+)\)": "operations",
-    r"For the (\d+) create operations whose spec declares": "idempotent creates",
-    r"exists for each of the (\d+) paginated lists": "paginated lists",
-    r"calls all (\d+) JSON and download\s+operations": "JSON and download operations",
-}
-
-
-def test_the_readme_counts_are_the_pinned_specs() -> None:
-    """Counts in the prose follow the spec: after a pin move, this names the sentence to update."""
-    text, counts = README.read_text(encoding="utf-8"), generated_counts()
-    wrong = []
-    for pattern, what in COUNTED.items():
-        found = re.search(pattern, text)
-        assert found is not None, f"README.md no longer has {pattern!r}: update COUNTED"
-        if int(found.group(1)) != counts[what]:
-            wrong.append(f"{found.group(0)!r}: the pinned spec has {counts[what]} {what}")
-    assert wrong == [], wrong
+def test_the_readme_counts_nothing_that_a_pin_move_changes() -> None:
+    found = [m.group(0) for m in PIN_COUNTS.finditer(README.read_text(encoding="utf-8"))]
+    assert found == [], f"README.md counts what the pinned spec holds: {found}"

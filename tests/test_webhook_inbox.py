@@ -180,6 +180,34 @@ async def test_an_expired_lease_is_claimed_by_another_worker(inbox: Inbox) -> No
     assert await inbox.stats() == InboxStats(pending=0, running=0, dead=0, done=1)
 
 
+async def test_an_event_whose_every_attempt_was_abandoned_is_dead_lettered_not_run_forever(inbox: Inbox) -> None:
+    # An event that kills every worker running it (OOM, a segfault in a C extension): each attempt ends in a
+    # kill -9, never in a recorded failure. The budget counts those attempts too, so it must end dead.
+    body = event_body()
+    await inbox.append(event_id_of(body), body)
+    for attempt in range(1, 4):
+        for _ in range(200):
+            abandoned = await inbox.claim(f"killed-{attempt}", lease=0.2, limit=10)
+            if abandoned:
+                break
+            await asyncio.sleep(0.02)
+        assert [e.attempt for e in abandoned] == [attempt]  # ... and this worker dies without a word
+    ran: list[int] = []
+
+    async def handler(event: WebhookEvent) -> None:
+        ran.append(1)
+
+    worker = InboxWorker(inbox, handler, max_attempts=3, handler_timeout=0.1, lease=0.2)
+    for _ in range(200):
+        if await worker.drain():
+            break
+        await asyncio.sleep(0.02)
+    assert ran == [], "attempt 3 of 3 was started already; a 4th would let a poison event crash workers forever"
+    assert await inbox.stats() == InboxStats(pending=0, running=0, dead=1, done=0)
+    [dead] = await inbox.dead_letters()
+    assert dead.event.id == event_id_of(body) and "attempt 3 never finished" in dead.last_error
+
+
 async def test_the_receiver_answers_204_once_the_event_is_in_the_inbox(inbox: Inbox) -> None:
     bodies = [event_body() for _ in range(50)]
     async with serve(webhook_app(SECRET, inbox=inbox)) as url, httpx.AsyncClient(base_url=url) as http:

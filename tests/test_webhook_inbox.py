@@ -230,6 +230,27 @@ async def test_the_receiver_answers_503_when_the_inbox_cannot_store(tmp_path: Pa
     assert response.status_code == 503
 
 
+async def test_a_locked_inbox_file_gets_503_before_fintoro_gives_up_and_the_redelivery_is_stored_once(
+    tmp_path: Path,
+) -> None:
+    # Another process holds the SQLite file's write lock (a backup, a sqlite3 shell, a stuck worker). SQLite's
+    # busy timeout is 30 s; Fintoro waits 10 s. The receiver must answer (503) while Fintoro still listens.
+    inbox = SQLiteInbox(tmp_path / "inbox.db")
+    locker = sqlite3.connect(tmp_path / "inbox.db", isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")
+    body = event_body()
+    async with serve(webhook_app(SECRET, inbox=inbox)) as url, httpx.AsyncClient(base_url=url, timeout=10) as http:
+        try:
+            locked = await http.post("/", content=body, headers=sign(body, SECRET))
+        finally:
+            locker.execute("ROLLBACK")
+            locker.close()
+        redelivery = await http.post("/", content=body, headers=sign(body, SECRET))
+    assert (locked.status_code, redelivery.status_code) == (503, 204)
+    assert await inbox.stats() == InboxStats(pending=1, running=0, dead=0, done=0), "stored once"
+    await inbox.aclose()
+
+
 async def test_bad_inbox_files_and_settings_fail_clearly(tmp_path: Path) -> None:
     with pytest.raises(InboxError, match="cannot open the webhook inbox"):
         SQLiteInbox(tmp_path / "no-such-dir" / "inbox.db")

@@ -11,7 +11,8 @@ times out (its claim is released first); 503 when the dedup store is down.
 
 Durable (``webhook_app(secret, inbox=SQLiteInbox(...))``): 204 once the
 verified body is durably in the inbox (also for a redelivery already there),
-503 when the inbox cannot store it; an ``InboxWorker`` runs the handler.
+503 when the inbox cannot store it within ``append_timeout`` (5 s); an
+``InboxWorker`` runs the handler.
 
 Both: 400/401 for a delivery that fails verification, 413 for a body over the
 limit, 405 for other methods. Mount it anywhere ASGI apps mount (uvicorn,
@@ -36,6 +37,8 @@ logger = logging.getLogger("fintoro_api.webhooks")
 DEFAULT_MAX_BODY = 1024 * 1024
 # Fintoro stops waiting after 10 s; a handler still running then is retried anyway.
 DEFAULT_HANDLER_TIMEOUT_S = 30.0
+# An append still waiting after this (a locked SQLite file, a stalled disk) gets 503 well inside Fintoro's 10 s.
+DEFAULT_APPEND_TIMEOUT_S = 5.0
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -54,7 +57,9 @@ class WebhookReceiver:
     ``store``) or ``inbox`` (append and answer; an ``InboxWorker`` runs the
     handler). ``secret`` may be a list (during a rotation); bodies over
     ``max_body`` bytes get 413. ``lease`` bounds how long a crashed process
-    keeps an id claimed; it must outlast ``handler_timeout``.
+    keeps an id claimed; it must outlast ``handler_timeout``. An append that
+    has not finished after ``append_timeout`` gets 503 (it may still land; the
+    redelivery is then a duplicate and gets 204).
     """
 
     def __init__(
@@ -69,11 +74,12 @@ class WebhookReceiver:
         dedup_ttl: float = DEFAULT_TTL_S,
         handler_timeout: float = DEFAULT_HANDLER_TIMEOUT_S,
         lease: float = DEFAULT_LEASE_S,
+        append_timeout: float = DEFAULT_APPEND_TIMEOUT_S,
     ) -> None:
         if (handler is None) == (inbox is None):
             raise ValueError("give exactly one of handler (run inline) or inbox (append; a worker runs the handler)")
-        if max_body <= 0:
-            raise ValueError("max_body must be positive")
+        if max_body <= 0 or append_timeout <= 0:
+            raise ValueError("max_body and append_timeout must be positive")
         if not 0 < handler_timeout < lease:
             raise ValueError(f"handler_timeout must be > 0 and shorter than lease ({lease} s), got {handler_timeout}")
         secret_bytes(secret)  # fail at start-up, not on the first delivery, for an empty secret list
@@ -86,6 +92,7 @@ class WebhookReceiver:
         self._ttl = dedup_ttl
         self._handler_timeout = handler_timeout
         self._lease = lease
+        self._append_timeout = append_timeout
 
     def __repr__(self) -> str:
         target = f"inbox={self._inbox!r}" if self._inbox is not None else f"handler={self._handler!r}"
@@ -124,7 +131,8 @@ class WebhookReceiver:
 
     async def _append(self, event: WebhookEvent, body: bytes, inbox: Inbox, send: Send) -> None:
         try:
-            is_new = await inbox.append(event.id, body)
+            async with asyncio.timeout(self._append_timeout):
+                is_new = await inbox.append(event.id, body)
         except Exception:
             logger.exception("webhook %s: the inbox could not store it; answering 503", event.id)
             await _answer(send, 503, {"error": "temporarily unavailable; retry later"})

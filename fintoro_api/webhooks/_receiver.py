@@ -39,11 +39,16 @@ DEFAULT_MAX_BODY = 1024 * 1024
 DEFAULT_HANDLER_TIMEOUT_S = 30.0
 # An append still waiting after this (a locked SQLite file, a stalled disk) gets 503 well inside Fintoro's 10 s.
 DEFAULT_APPEND_TIMEOUT_S = 5.0
+# How long a handler that ran over gets to unwind after its cancellation before the answer goes out anyway.
+_CANCEL_GRACE_S = 1.0
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 Handler = Callable[[WebhookEvent], Awaitable[None]]
+
+
+Attempt = asyncio.Task[BaseException | None]
 
 
 class _BodyTooLarge(Exception):
@@ -159,23 +164,57 @@ class WebhookReceiver:
             await _answer(send, 409, busy, [(b"retry-after", str(int(self._lease)).encode())])
             return
         assert isinstance(claim, Lease)
+        # The handler runs in its own task, so the answer never waits longer than handler_timeout plus a short
+        # grace, even for a handler that swallows its cancellation.
+        attempt = asyncio.create_task(_call(handler, event))
         try:
-            async with asyncio.timeout(self._handler_timeout):
-                await handler(event)
-        except BaseException as exc:
-            # Any exit but success (exception, timeout, cancellation at shutdown) gives the id back.
-            await _release(self._store, claim)
-            if not isinstance(exc, Exception):
-                raise
-            logger.exception("webhook handler failed for %s (%s); Fintoro will deliver it again", event.id, event.type)
-            await _answer(send, 500, {"error": "handler failed; retry later"})
+            await asyncio.wait({attempt}, timeout=self._handler_timeout)
+            if not attempt.done():
+                await _cancel(attempt)
+        except asyncio.CancelledError:
+            # The request itself is cancelled (server shutdown): stop the handler, give the id back.
+            await _cancel(attempt)
+            await self._settle_when_done(attempt, claim)
+            raise
+        if not attempt.done():
+            await self._settle_when_done(attempt, claim)
+            await _answer(send, 500, {"error": "handler timed out; retry later"})
             return
+        failure = await self._settle(attempt, claim)
+        if failure is None:
+            await _answer(send, 204, None)
+            return
+        if not isinstance(failure, Exception | asyncio.CancelledError):
+            raise failure  # KeyboardInterrupt, SystemExit and the like keep going up (the claim is released)
+        logger.error(
+            "webhook handler failed for %s (%s); Fintoro will deliver it again",
+            claim.key,
+            event.type,
+            exc_info=failure,
+        )
+        await _answer(send, 500, {"error": "handler failed; retry later"})
+
+    async def _settle_when_done(self, attempt: Attempt, claim: Lease) -> None:
+        if attempt.done():
+            await self._settle(attempt, claim)
+            return
+        # It ignores its cancellation: its claim stays held while it runs (a redelivery meanwhile gets 409, never
+        # a second concurrent run), then is settled by how it really ended.
+        logger.error("webhook %s: the handler ignores cancellation; its claim is held until it ends", claim.key)
+        attempt.add_done_callback(lambda _: _in_background(self._settle(attempt, claim)))
+
+    async def _settle(self, attempt: Attempt, claim: Lease) -> BaseException | None:
+        """Mark the id done if the handler succeeded, else give it back; return what the handler raised."""
+        failure = asyncio.CancelledError() if attempt.cancelled() else attempt.result()
+        if failure is not None:
+            await _release(self._store, claim)
+            return failure
         try:
-            await self._store.complete(claim, self._ttl)
+            await asyncio.shield(self._store.complete(claim, self._ttl))
         except Exception:
             # The handler ran; without the done mark a redelivery may run it again (at least once).
-            logger.exception("webhook %s: could not mark it done", event.id)
-        await _answer(send, 204, None)
+            logger.exception("webhook %s: could not mark it done", claim.key)
+        return None
 
     async def _read(self, receive: Receive) -> bytes:
         chunks, size = [], 0
@@ -200,6 +239,31 @@ class WebhookReceiver:
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+async def _call(handler: Handler, event: WebhookEvent) -> BaseException | None:
+    """Run the handler; what it raised is the result (a task must not raise SystemExit into the event loop)."""
+    try:
+        await handler(event)
+    except asyncio.CancelledError:
+        raise
+    except BaseException as exc:  # handed to the request, which re-raises what is not an Exception
+        return exc
+    return None
+
+
+async def _cancel(attempt: Attempt) -> None:
+    attempt.cancel()
+    await asyncio.wait({attempt}, timeout=_CANCEL_GRACE_S)
+
+
+_background: set[asyncio.Task[object]] = set()
+
+
+def _in_background(work: Awaitable[object]) -> None:
+    task = asyncio.ensure_future(work)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
 
 
 async def _release(store: DedupStore, claim: Lease) -> None:

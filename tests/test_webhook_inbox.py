@@ -21,6 +21,7 @@ from fintoro_api.webhooks import (
     InboxWorker,
     SQLiteInbox,
     WebhookEvent,
+    WebhookPayloadError,
     after_failure,
     sign,
     webhook_app,
@@ -206,6 +207,28 @@ async def test_an_event_whose_every_attempt_was_abandoned_is_dead_lettered_not_r
     assert await inbox.stats() == InboxStats(pending=0, running=0, dead=1, done=0)
     [dead] = await inbox.dead_letters()
     assert dead.event.id == event_id_of(body) and "attempt 3 never finished" in dead.last_error
+
+
+async def test_append_refuses_what_no_worker_could_settle_and_the_good_events_still_run(inbox: Inbox) -> None:
+    # Inbox.append is public (replaying events from logs, a migration). A body that does not parse failed every
+    # claim of its batch, the good events in it included; one stored under another id than its own was run
+    # again after every lease, because outcomes are recorded under the body's id.
+    good, other = event_body(), event_body()
+    with pytest.raises(WebhookPayloadError, match="JSON webhook event"):
+        await inbox.append("evt-garbage", b"{not json")
+    with pytest.raises(WebhookPayloadError, match="no 'occurredAt'"):
+        await inbox.append("evt-thin", json.dumps({"id": "evt-thin", "type": "invoices.paid"}).encode())
+    with pytest.raises(WebhookPayloadError, match="differs from the event id"):
+        await inbox.append("evt-renamed", other)
+    assert await inbox.append(event_id_of(good), good) is True
+    handled: list[str] = []
+
+    async def handler(event: WebhookEvent) -> None:
+        handled.append(event.id)
+
+    assert await InboxWorker(inbox, handler, max_attempts=1).drain() == 1
+    assert handled == [event_id_of(good)]
+    assert await inbox.stats() == InboxStats(pending=0, running=0, dead=0, done=1), "nothing else was stored"
 
 
 async def test_the_receiver_answers_204_once_the_event_is_in_the_inbox(inbox: Inbox) -> None:

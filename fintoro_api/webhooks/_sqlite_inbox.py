@@ -26,7 +26,7 @@ from typing import Any, Literal, TypeVar
 from .._exceptions import InboxError
 from ._dedup import DEFAULT_TTL_S
 from ._group_commit import GroupCommit
-from ._inbox import DeadLetter, InboxEntry, InboxStats, event_of
+from ._inbox import DeadLetter, InboxEntry, InboxStats, check_appendable, event_of
 
 T = TypeVar("T")
 _SCHEMA_VERSION = 1
@@ -153,6 +153,7 @@ class SQLiteInbox:
     async def append(self, event_id: str, body: bytes) -> bool:
         if self._closed:
             raise InboxError("the webhook inbox is closed")
+        check_appendable(event_id, body)
         return await self._appends.submit((event_id, bytes(body)))
 
     async def _append_batch(self, rows: list[tuple[str, bytes]]) -> list[bool | Exception]:

@@ -274,6 +274,35 @@ async def test_a_locked_inbox_file_gets_503_before_fintoro_gives_up_and_the_rede
     await inbox.aclose()
 
 
+async def test_a_full_disk_is_a_typed_inbox_error_that_stores_nothing_and_heals(tmp_path: Path) -> None:
+    inbox = SQLiteInbox(tmp_path / "inbox.db")
+    stored = event_body()
+    await inbox.append(event_id_of(stored), stored)
+
+    def cap_the_file_at_its_size(conn: sqlite3.Connection) -> None:  # what a full disk looks like to SQLite
+        conn.execute(f"PRAGMA max_page_count={conn.execute('PRAGMA page_count').fetchone()[0]}")
+
+    def uncap(conn: sqlite3.Connection) -> None:
+        conn.execute("PRAGMA max_page_count=4294967294")
+
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(inbox._executor, inbox._autocommit, cap_the_file_at_its_size)
+    padded = [json.dumps({**json.loads(event_body()), "pad": "x" * 4000}).encode() for _ in range(20)]
+    with pytest.raises(InboxError, match="disk is full") as raised:
+        for body in padded:
+            await inbox.append(event_id_of(body), body)
+    assert isinstance(raised.value.__cause__, sqlite3.OperationalError)
+    async with serve(webhook_app(SECRET, inbox=inbox)) as url, httpx.AsyncClient(base_url=url) as http:
+        full = await http.post("/", content=padded[-1], headers=sign(padded[-1], SECRET))
+        assert full.status_code == 503
+        before = await inbox.stats()
+        await loop.run_in_executor(inbox._executor, inbox._autocommit, uncap)
+        healed = await http.post("/", content=padded[-1], headers=sign(padded[-1], SECRET))
+    assert healed.status_code == 204
+    assert (await inbox.stats()).pending == before.pending + 1, "the refused append left nothing behind"
+    await inbox.aclose()
+
+
 async def test_bad_inbox_files_and_settings_fail_clearly(tmp_path: Path) -> None:
     with pytest.raises(InboxError, match="cannot open the webhook inbox"):
         SQLiteInbox(tmp_path / "no-such-dir" / "inbox.db")

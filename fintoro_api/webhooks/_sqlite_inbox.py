@@ -136,7 +136,11 @@ class SQLiteInbox:
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         if self._closed:
             raise InboxError("the webhook inbox is closed")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self._transaction, work)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, self._transaction, work)
+        except sqlite3.Error as exc:
+            # Disk full, locked past the busy timeout, a damaged file: the same typed error as the Redis inbox's.
+            raise InboxError(f"the webhook inbox {self.path!r} failed: {type(exc).__name__}: {exc}") from exc
 
     async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``work`` in the next write transaction, together with whatever else is waiting for one."""

@@ -24,7 +24,16 @@ import httpx
 import pytest
 
 from fintoro_api.redis_backends import RedisStreamInbox
-from fintoro_api.webhooks import Inbox, InboxStats, InboxWorker, SQLiteInbox, WebhookEvent, sign, webhook_app
+from fintoro_api.webhooks import (
+    Inbox,
+    InboxError,
+    InboxStats,
+    InboxWorker,
+    SQLiteInbox,
+    WebhookEvent,
+    sign,
+    webhook_app,
+)
 from tools.ports import free_loopback_port
 
 from .conftest import ROOT
@@ -247,6 +256,40 @@ async def test_redis_killed_and_restarted_mid_run(tmp_path: Path) -> None:
     assert sorted(handled) == sorted(ids), "every event handled once across the Redis restart"
     assert stats == InboxStats(pending=0, running=0, dead=0, done=len(ids))
     print(f"\nRedis killed mid-run: {len(statuses) - len(ids)} deliveries answered 503 and were redelivered")
+
+
+async def test_a_redis_without_persistence_restarted_loses_acknowledged_events_and_the_workers_carry_on(
+    tmp_path: Path,
+) -> None:
+    # What the README warns about, measured: no AOF, no snapshot. The 204 was given, the event is gone.
+    handled: list[str] = []
+
+    async def handler(event: WebhookEvent) -> None:
+        handled.append(event.id)
+
+    with redis_server(tmp_path) as redis:
+        inbox = RedisStreamInbox.from_url(redis.url, timeout=0.5)
+        worker = InboxWorker(inbox, handler, handler_timeout=1, lease=3, poll_interval=0.05)
+        assert await inbox.append("evt-handled", event_body("evt-handled"))
+        assert await worker.drain() == 1
+        assert await inbox.append("evt-acknowledged", event_body("evt-acknowledged"))
+        redis.stop()
+        redis.start()
+        stop = asyncio.Event()
+        working = asyncio.create_task(worker.run(stop=stop))
+        for _ in range(100):  # like Fintoro after a 503: a pooled connection may still point at the old server
+            try:
+                assert await inbox.append("evt-after", event_body("evt-after"))
+                break
+            except InboxError:
+                await asyncio.sleep(0.05)
+        await wait_until(lambda: "evt-after" in handled, "the worker to recreate its group and carry on")
+        stop.set()
+        await asyncio.wait_for(working, 10)
+        redelivered_again = await inbox.append("evt-handled", event_body("evt-handled"))
+        await inbox.aclose()
+    assert handled == ["evt-handled", "evt-after"], "the acknowledged, unhandled event was lost with Redis' memory"
+    assert redelivered_again, "and the dedup window too: a redelivery of a handled event is stored (and run) again"
 
 
 async def test_one_receiver_and_two_worker_processes_share_the_inbox(inbox_target: str, tmp_path: Path) -> None:

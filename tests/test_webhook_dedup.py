@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -214,3 +215,39 @@ async def test_a_handler_raising_cancelled_error_releases_the_id(store: DedupSto
         again = await http.post("/", content=body, headers=sign(body, SECRET))
     assert status is None or status >= 500, "no 2xx for a cancelled attempt"
     assert again.status_code == 204 and len(calls) == 2
+
+
+async def test_a_handler_ignoring_its_cancellation_gets_500_in_time_and_keeps_its_claim_until_it_ends(
+    store: DedupStore,
+) -> None:
+    # A handler that swallows CancelledError (a retry loop with a bare except) cannot be stopped. The answer must
+    # still go out inside Fintoro's 10 s, and while the handler runs on no redelivery may start a second run.
+    give_up = asyncio.Event()
+    calls: list[str] = []
+
+    async def stubborn_once(event: WebhookEvent) -> None:
+        calls.append(event.id)
+        if len(calls) > 1:
+            return
+        while not give_up.is_set():
+            with contextlib.suppress(asyncio.CancelledError):  # the bare-except retry loop, in short
+                await give_up.wait()
+        raise RuntimeError("gave up long after its timeout")
+
+    body = event_body()
+    app = webhook_app(SECRET, stubborn_once, store=store, handler_timeout=0.2, lease=30)
+    async with serve(app) as url, httpx.AsyncClient(base_url=url, timeout=10) as http:
+        try:
+            first = await http.post("/", content=body, headers=sign(body, SECRET))
+            while_running = await http.post("/", content=body, headers=sign(body, SECRET))
+        finally:
+            give_up.set()
+        for _ in range(200):  # the claim is released once the handler really ends
+            after = await http.post("/", content=body, headers=sign(body, SECRET))
+            if after.status_code != 409:
+                break
+            await asyncio.sleep(0.02)
+        late = await http.post("/", content=body, headers=sign(body, SECRET))
+    assert (first.status_code, while_running.status_code) == (500, 409)
+    assert (after.status_code, late.status_code) == (204, 204)
+    assert len(calls) == 2, "never two runs at once; the failed one ran again after it ended"

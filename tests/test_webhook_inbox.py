@@ -21,6 +21,7 @@ from fintoro_api.webhooks import (
     InboxWorker,
     SQLiteInbox,
     WebhookEvent,
+    WebhookPayloadError,
     after_failure,
     sign,
     webhook_app,
@@ -180,6 +181,56 @@ async def test_an_expired_lease_is_claimed_by_another_worker(inbox: Inbox) -> No
     assert await inbox.stats() == InboxStats(pending=0, running=0, dead=0, done=1)
 
 
+async def test_an_event_whose_every_attempt_was_abandoned_is_dead_lettered_not_run_forever(inbox: Inbox) -> None:
+    # An event that kills every worker running it (OOM, a segfault in a C extension): each attempt ends in a
+    # kill -9, never in a recorded failure. The budget counts those attempts too, so it must end dead.
+    body = event_body()
+    await inbox.append(event_id_of(body), body)
+    for attempt in range(1, 4):
+        for _ in range(200):
+            abandoned = await inbox.claim(f"killed-{attempt}", lease=0.2, limit=10)
+            if abandoned:
+                break
+            await asyncio.sleep(0.02)
+        assert [e.attempt for e in abandoned] == [attempt]  # ... and this worker dies without a word
+    ran: list[int] = []
+
+    async def handler(event: WebhookEvent) -> None:
+        ran.append(1)
+
+    worker = InboxWorker(inbox, handler, max_attempts=3, handler_timeout=0.1, lease=0.2)
+    for _ in range(200):
+        if await worker.drain():
+            break
+        await asyncio.sleep(0.02)
+    assert ran == [], "attempt 3 of 3 was started already; a 4th would let a poison event crash workers forever"
+    assert await inbox.stats() == InboxStats(pending=0, running=0, dead=1, done=0)
+    [dead] = await inbox.dead_letters()
+    assert dead.event.id == event_id_of(body) and "attempt 3 never finished" in dead.last_error
+
+
+async def test_append_refuses_what_no_worker_could_settle_and_the_good_events_still_run(inbox: Inbox) -> None:
+    # Inbox.append is public (replaying events from logs, a migration). A body that does not parse failed every
+    # claim of its batch, the good events in it included; one stored under another id than its own was run
+    # again after every lease, because outcomes are recorded under the body's id.
+    good, other = event_body(), event_body()
+    with pytest.raises(WebhookPayloadError, match="JSON webhook event"):
+        await inbox.append("evt-garbage", b"{not json")
+    with pytest.raises(WebhookPayloadError, match="no 'occurredAt'"):
+        await inbox.append("evt-thin", json.dumps({"id": "evt-thin", "type": "invoices.paid"}).encode())
+    with pytest.raises(WebhookPayloadError, match="differs from the event id"):
+        await inbox.append("evt-renamed", other)
+    assert await inbox.append(event_id_of(good), good) is True
+    handled: list[str] = []
+
+    async def handler(event: WebhookEvent) -> None:
+        handled.append(event.id)
+
+    assert await InboxWorker(inbox, handler, max_attempts=1).drain() == 1
+    assert handled == [event_id_of(good)]
+    assert await inbox.stats() == InboxStats(pending=0, running=0, dead=0, done=1), "nothing else was stored"
+
+
 async def test_the_receiver_answers_204_once_the_event_is_in_the_inbox(inbox: Inbox) -> None:
     bodies = [event_body() for _ in range(50)]
     async with serve(webhook_app(SECRET, inbox=inbox)) as url, httpx.AsyncClient(base_url=url) as http:
@@ -200,6 +251,56 @@ async def test_the_receiver_answers_503_when_the_inbox_cannot_store(tmp_path: Pa
     async with serve(webhook_app(SECRET, inbox=inbox)) as url, httpx.AsyncClient(base_url=url) as http:
         response = await http.post("/", content=body, headers=sign(body, SECRET))
     assert response.status_code == 503
+
+
+async def test_a_locked_inbox_file_gets_503_before_fintoro_gives_up_and_the_redelivery_is_stored_once(
+    tmp_path: Path,
+) -> None:
+    # Another process holds the SQLite file's write lock (a backup, a sqlite3 shell, a stuck worker). SQLite's
+    # busy timeout is 30 s; Fintoro waits 10 s. The receiver must answer (503) while Fintoro still listens.
+    inbox = SQLiteInbox(tmp_path / "inbox.db")
+    locker = sqlite3.connect(tmp_path / "inbox.db", isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")
+    body = event_body()
+    async with serve(webhook_app(SECRET, inbox=inbox)) as url, httpx.AsyncClient(base_url=url, timeout=10) as http:
+        try:
+            locked = await http.post("/", content=body, headers=sign(body, SECRET))
+        finally:
+            locker.execute("ROLLBACK")
+            locker.close()
+        redelivery = await http.post("/", content=body, headers=sign(body, SECRET))
+    assert (locked.status_code, redelivery.status_code) == (503, 204)
+    assert await inbox.stats() == InboxStats(pending=1, running=0, dead=0, done=0), "stored once"
+    await inbox.aclose()
+
+
+async def test_a_full_disk_is_a_typed_inbox_error_that_stores_nothing_and_heals(tmp_path: Path) -> None:
+    inbox = SQLiteInbox(tmp_path / "inbox.db")
+    stored = event_body()
+    await inbox.append(event_id_of(stored), stored)
+
+    def cap_the_file_at_its_size(conn: sqlite3.Connection) -> None:  # what a full disk looks like to SQLite
+        conn.execute(f"PRAGMA max_page_count={conn.execute('PRAGMA page_count').fetchone()[0]}")
+
+    def uncap(conn: sqlite3.Connection) -> None:
+        conn.execute("PRAGMA max_page_count=4294967294")
+
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(inbox._executor, inbox._autocommit, cap_the_file_at_its_size)
+    padded = [json.dumps({**json.loads(event_body()), "pad": "x" * 4000}).encode() for _ in range(20)]
+    with pytest.raises(InboxError, match="disk is full") as raised:
+        for body in padded:
+            await inbox.append(event_id_of(body), body)
+    assert isinstance(raised.value.__cause__, sqlite3.OperationalError)
+    async with serve(webhook_app(SECRET, inbox=inbox)) as url, httpx.AsyncClient(base_url=url) as http:
+        full = await http.post("/", content=padded[-1], headers=sign(padded[-1], SECRET))
+        assert full.status_code == 503
+        before = await inbox.stats()
+        await loop.run_in_executor(inbox._executor, inbox._autocommit, uncap)
+        healed = await http.post("/", content=padded[-1], headers=sign(padded[-1], SECRET))
+    assert healed.status_code == 204
+    assert (await inbox.stats()).pending == before.pending + 1, "the refused append left nothing behind"
+    await inbox.aclose()
 
 
 async def test_bad_inbox_files_and_settings_fail_clearly(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from typing import Protocol
 
 import attrs
 
+from ._errors import WebhookPayloadError
 from ._event import WebhookEvent
 
 
@@ -55,7 +56,10 @@ class Inbox(Protocol):
     """Durable storage between a verifying receiver and the workers that run the handler."""
 
     async def append(self, event_id: str, body: bytes) -> bool:
-        """Store a verified delivery durably; False if this id is already in the inbox (a redelivery)."""
+        """Store a verified delivery durably; False if this id is already in the inbox (a redelivery).
+
+        ``WebhookPayloadError`` (nothing stored) for a body that is not an event with this id.
+        """
 
     async def claim(self, consumer: str, lease: float, limit: int) -> list[InboxEntry]:
         """Take up to ``limit`` due entries for ``lease`` seconds (expired leases of crashed workers included)."""
@@ -88,3 +92,16 @@ class Inbox(Protocol):
 def event_of(body: bytes) -> WebhookEvent:
     """Rebuild the event from the stored body (it was verified before it was appended)."""
     return WebhookEvent.from_payload(json.loads(body))
+
+
+def check_appendable(event_id: str, body: bytes) -> None:
+    """Refuse what a worker could never settle: a body that does not parse, or whose id is not ``event_id``.
+
+    Stored, it would fail every claim of its batch (or run forever: outcomes are recorded under the body's id).
+    """
+    try:
+        event = event_of(body)
+    except ValueError:  # not JSON, not UTF-8; a JSON non-event raises WebhookPayloadError itself
+        raise WebhookPayloadError("an inbox body must be a JSON webhook event") from None
+    if event.id != event_id:
+        raise WebhookPayloadError("the body's id differs from the event id it is appended under")

@@ -11,7 +11,8 @@ times out (its claim is released first); 503 when the dedup store is down.
 
 Durable (``webhook_app(secret, inbox=SQLiteInbox(...))``): 204 once the
 verified body is durably in the inbox (also for a redelivery already there),
-503 when the inbox cannot store it; an ``InboxWorker`` runs the handler.
+503 when the inbox cannot store it within ``append_timeout`` (5 s); an
+``InboxWorker`` runs the handler.
 
 Both: 400/401 for a delivery that fails verification, 413 for a body over the
 limit, 405 for other methods. Mount it anywhere ASGI apps mount (uvicorn,
@@ -36,11 +37,18 @@ logger = logging.getLogger("fintoro_api.webhooks")
 DEFAULT_MAX_BODY = 1024 * 1024
 # Fintoro stops waiting after 10 s; a handler still running then is retried anyway.
 DEFAULT_HANDLER_TIMEOUT_S = 30.0
+# An append still waiting after this (a locked SQLite file, a stalled disk) gets 503 well inside Fintoro's 10 s.
+DEFAULT_APPEND_TIMEOUT_S = 5.0
+# How long a handler that ran over gets to unwind after its cancellation before the answer goes out anyway.
+_CANCEL_GRACE_S = 1.0
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 Handler = Callable[[WebhookEvent], Awaitable[None]]
+
+
+Attempt = asyncio.Task[BaseException | None]
 
 
 class _BodyTooLarge(Exception):
@@ -54,7 +62,9 @@ class WebhookReceiver:
     ``store``) or ``inbox`` (append and answer; an ``InboxWorker`` runs the
     handler). ``secret`` may be a list (during a rotation); bodies over
     ``max_body`` bytes get 413. ``lease`` bounds how long a crashed process
-    keeps an id claimed; it must outlast ``handler_timeout``.
+    keeps an id claimed; it must outlast ``handler_timeout``. An append that
+    has not finished after ``append_timeout`` gets 503 (it may still land; the
+    redelivery is then a duplicate and gets 204).
     """
 
     def __init__(
@@ -69,11 +79,12 @@ class WebhookReceiver:
         dedup_ttl: float = DEFAULT_TTL_S,
         handler_timeout: float = DEFAULT_HANDLER_TIMEOUT_S,
         lease: float = DEFAULT_LEASE_S,
+        append_timeout: float = DEFAULT_APPEND_TIMEOUT_S,
     ) -> None:
         if (handler is None) == (inbox is None):
             raise ValueError("give exactly one of handler (run inline) or inbox (append; a worker runs the handler)")
-        if max_body <= 0:
-            raise ValueError("max_body must be positive")
+        if max_body <= 0 or append_timeout <= 0:
+            raise ValueError("max_body and append_timeout must be positive")
         if not 0 < handler_timeout < lease:
             raise ValueError(f"handler_timeout must be > 0 and shorter than lease ({lease} s), got {handler_timeout}")
         secret_bytes(secret)  # fail at start-up, not on the first delivery, for an empty secret list
@@ -86,6 +97,7 @@ class WebhookReceiver:
         self._ttl = dedup_ttl
         self._handler_timeout = handler_timeout
         self._lease = lease
+        self._append_timeout = append_timeout
 
     def __repr__(self) -> str:
         target = f"inbox={self._inbox!r}" if self._inbox is not None else f"handler={self._handler!r}"
@@ -124,7 +136,8 @@ class WebhookReceiver:
 
     async def _append(self, event: WebhookEvent, body: bytes, inbox: Inbox, send: Send) -> None:
         try:
-            is_new = await inbox.append(event.id, body)
+            async with asyncio.timeout(self._append_timeout):
+                is_new = await inbox.append(event.id, body)
         except Exception:
             logger.exception("webhook %s: the inbox could not store it; answering 503", event.id)
             await _answer(send, 503, {"error": "temporarily unavailable; retry later"})
@@ -151,23 +164,57 @@ class WebhookReceiver:
             await _answer(send, 409, busy, [(b"retry-after", str(int(self._lease)).encode())])
             return
         assert isinstance(claim, Lease)
+        # The handler runs in its own task, so the answer never waits longer than handler_timeout plus a short
+        # grace, even for a handler that swallows its cancellation.
+        attempt = asyncio.create_task(_call(handler, event))
         try:
-            async with asyncio.timeout(self._handler_timeout):
-                await handler(event)
-        except BaseException as exc:
-            # Any exit but success (exception, timeout, cancellation at shutdown) gives the id back.
-            await _release(self._store, claim)
-            if not isinstance(exc, Exception):
-                raise
-            logger.exception("webhook handler failed for %s (%s); Fintoro will deliver it again", event.id, event.type)
-            await _answer(send, 500, {"error": "handler failed; retry later"})
+            await asyncio.wait({attempt}, timeout=self._handler_timeout)
+            if not attempt.done():
+                await _cancel(attempt)
+        except asyncio.CancelledError:
+            # The request itself is cancelled (server shutdown): stop the handler, give the id back.
+            await _cancel(attempt)
+            await self._settle_when_done(attempt, claim)
+            raise
+        if not attempt.done():
+            await self._settle_when_done(attempt, claim)
+            await _answer(send, 500, {"error": "handler timed out; retry later"})
             return
+        failure = await self._settle(attempt, claim)
+        if failure is None:
+            await _answer(send, 204, None)
+            return
+        if not isinstance(failure, Exception | asyncio.CancelledError):
+            raise failure  # KeyboardInterrupt, SystemExit and the like keep going up (the claim is released)
+        logger.error(
+            "webhook handler failed for %s (%s); Fintoro will deliver it again",
+            claim.key,
+            event.type,
+            exc_info=failure,
+        )
+        await _answer(send, 500, {"error": "handler failed; retry later"})
+
+    async def _settle_when_done(self, attempt: Attempt, claim: Lease) -> None:
+        if attempt.done():
+            await self._settle(attempt, claim)
+            return
+        # It ignores its cancellation: its claim stays held while it runs (a redelivery meanwhile gets 409, never
+        # a second concurrent run), then is settled by how it really ended.
+        logger.error("webhook %s: the handler ignores cancellation; its claim is held until it ends", claim.key)
+        attempt.add_done_callback(lambda _: _in_background(self._settle(attempt, claim)))
+
+    async def _settle(self, attempt: Attempt, claim: Lease) -> BaseException | None:
+        """Mark the id done if the handler succeeded, else give it back; return what the handler raised."""
+        failure = asyncio.CancelledError() if attempt.cancelled() else attempt.result()
+        if failure is not None:
+            await _release(self._store, claim)
+            return failure
         try:
-            await self._store.complete(claim, self._ttl)
+            await asyncio.shield(self._store.complete(claim, self._ttl))
         except Exception:
             # The handler ran; without the done mark a redelivery may run it again (at least once).
-            logger.exception("webhook %s: could not mark it done", event.id)
-        await _answer(send, 204, None)
+            logger.exception("webhook %s: could not mark it done", claim.key)
+        return None
 
     async def _read(self, receive: Receive) -> bytes:
         chunks, size = [], 0
@@ -192,6 +239,31 @@ class WebhookReceiver:
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+async def _call(handler: Handler, event: WebhookEvent) -> BaseException | None:
+    """Run the handler; what it raised is the result (a task must not raise SystemExit into the event loop)."""
+    try:
+        await handler(event)
+    except asyncio.CancelledError:
+        raise
+    except BaseException as exc:  # handed to the request, which re-raises what is not an Exception
+        return exc
+    return None
+
+
+async def _cancel(attempt: Attempt) -> None:
+    attempt.cancel()
+    await asyncio.wait({attempt}, timeout=_CANCEL_GRACE_S)
+
+
+_background: set[asyncio.Task[object]] = set()
+
+
+def _in_background(work: Awaitable[object]) -> None:
+    task = asyncio.ensure_future(work)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
 
 
 async def _release(store: DedupStore, claim: Lease) -> None:

@@ -35,7 +35,7 @@ from redis.exceptions import RedisError, ResponseError
 from .._exceptions import InboxError
 from ._dedup import DEFAULT_TTL_S
 from ._group_commit import GroupCommit
-from ._inbox import DeadLetter, InboxEntry, InboxStats, event_of
+from ._inbox import DeadLetter, InboxEntry, InboxStats, check_appendable, event_of
 
 T = TypeVar("T")
 DEFAULT_TIMEOUT_S = 2.0
@@ -211,6 +211,7 @@ class RedisStreamInbox:
 
     # --- receiver side ---------------------------------------------------------------------
     async def append(self, event_id: str, body: bytes) -> bool:
+        check_appendable(event_id, body)
         added = await self._script("append", [self._seen + event_id, self._stream], [event_id, body, self._retain_ms])
         return bool(added)
 

@@ -26,7 +26,7 @@ from typing import Any, Literal, TypeVar
 from .._exceptions import InboxError
 from ._dedup import DEFAULT_TTL_S
 from ._group_commit import GroupCommit
-from ._inbox import DeadLetter, InboxEntry, InboxStats, event_of
+from ._inbox import DeadLetter, InboxEntry, InboxStats, check_appendable, event_of
 
 T = TypeVar("T")
 _SCHEMA_VERSION = 1
@@ -136,7 +136,11 @@ class SQLiteInbox:
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         if self._closed:
             raise InboxError("the webhook inbox is closed")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self._transaction, work)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, self._transaction, work)
+        except sqlite3.Error as exc:
+            # Disk full, locked past the busy timeout, a damaged file: the same typed error as the Redis inbox's.
+            raise InboxError(f"the webhook inbox {self.path!r} failed: {type(exc).__name__}: {exc}") from exc
 
     async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``work`` in the next write transaction, together with whatever else is waiting for one."""
@@ -153,6 +157,7 @@ class SQLiteInbox:
     async def append(self, event_id: str, body: bytes) -> bool:
         if self._closed:
             raise InboxError("the webhook inbox is closed")
+        check_appendable(event_id, body)
         return await self._appends.submit((event_id, bytes(body)))
 
     async def _append_batch(self, rows: list[tuple[str, bytes]]) -> list[bool | Exception]:

@@ -141,6 +141,13 @@ class InboxWorker:
         event = entry.event
         # The claim is ours until the lease ends; settling may retry (the inbox restarting) until shortly before.
         settle_by = time.monotonic() + self.lease - min(1.0, self.lease / 10)
+        if entry.attempt > self.max_attempts:
+            # Attempt ``max_attempts`` never reported back (its worker was killed or its lease ran out): an event
+            # that kills every worker running it would otherwise run forever. The budget is spent: dead, not run.
+            error = f"attempt {self.max_attempts} never finished (its worker was killed or its lease ran out)"
+            logger.error("webhook %s (%s) dead-lettered without running: %s", event.id, event.type, error)
+            await self._settle(entry, lambda: self.inbox.dead_letter(entry, error), "dead-letter", settle_by)
+            return
         try:
             async with asyncio.timeout(self.handler_timeout):
                 await self.handler(event)

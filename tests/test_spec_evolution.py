@@ -49,11 +49,20 @@ def _keys(changes: list[Change]) -> set[tuple[str, str, str, str]]:
 
 
 def _required_only_any_of(spec: Spec) -> dict[str, set[frozenset[str]]]:
-    return {
+    """Each schema's required-only anyOf rule, its own or inherited from an allOf ``$ref`` member."""
+    schemas = spec.get("components", {}).get("schemas", {})
+    own = {
         name: {frozenset(alt["required"]) for alt in schema["anyOf"]}
-        for name, schema in spec.get("components", {}).get("schemas", {}).items()
+        for name, schema in schemas.items()
         if schema.get("anyOf") and all(set(alt) == {"required"} for alt in schema["anyOf"])
     }
+    inherited = {
+        name: own[member["$ref"].rsplit("/", 1)[-1]]
+        for name, schema in schemas.items()
+        for member in schema.get("allOf", [])
+        if member.get("$ref", "").rsplit("/", 1)[-1] in own
+    }
+    return {**inherited, **own}
 
 
 # --- the real history pair (expectations derived from the two files) --------------------------------------
@@ -431,6 +440,46 @@ def test_a_moved_module_names_where_it_went() -> None:
     moved = [c for c in diff(BASE, _edited(_rename_list)) if c.action == "moved"]
     assert any("fintoro_api.api.things.browse_things" in c.detail for c in moved)
     assert "client.things.browse_all" in python_surface(_edited(_rename_list))["facade-method"]
+
+
+def _price_into_all_of_ref(spec: Spec) -> None:
+    thing = _schema(spec, "Thing")
+    spec["components"]["schemas"]["Priced"] = {
+        "type": "object",
+        "properties": {"price": thing["properties"].pop("price")},
+    }
+    thing["allOf"] = [{"$ref": "#/components/schemas/Priced"}]
+
+
+def _created_thing_inline(spec: Spec) -> None:
+    spec["paths"]["/things"]["post"]["responses"]["201"]["content"] = _json(copy.deepcopy(_schema(spec, "Thing")))
+
+
+def _meta_as_a_component(spec: Spec) -> None:
+    thing = _schema(spec, "Thing")
+    spec["components"]["schemas"]["Meta"] = thing["properties"]["meta"]
+    thing["properties"]["meta"] = {"$ref": "#/components/schemas/Meta"}
+
+
+@pytest.mark.parametrize("edit", [_price_into_all_of_ref, _created_thing_inline, _meta_as_a_component])
+def test_the_same_api_written_another_way_reports_no_api_change(edit: Edit) -> None:
+    # A property moved into an allOf member, a $ref replaced by the schema it points to (or the reverse)
+    # leave every request and response as it was: at most a component schema comes or goes.
+    changed = _edited(edit)
+    for changes in (diff(BASE, changed), diff(changed, BASE)):
+        assert [c for c in changes if c.kind not in ("schema", "model-class")] == [], changes
+
+
+def test_a_ref_swapped_for_a_different_shape_still_reports_the_difference() -> None:
+    def inline_without_price(spec: Spec) -> None:
+        _created_thing_inline(spec)
+        spec["paths"]["/things"]["post"]["responses"]["201"]["content"]["application/json"]["schema"]["properties"].pop(
+            "price"
+        )
+
+    assert ("response-property", "removed", "POST /things 201.price", BREAKING) in _keys(
+        diff(BASE, _edited(inline_without_price))
+    )
 
 
 def test_identical_specs_report_nothing() -> None:

@@ -49,7 +49,7 @@ class Change:
     location: str  # "GET /invoices", "GET /invoices query:status", "Invoice.items[].name", ...
     kind: str  # operation | parameter | request-property | response-property | property | type | nullable
     # | enum-value | constraint | body-rule | status-code | content-type | request-body | schema
-    # | python-module | facade-method | model-class
+    # | response-header | default | python-module | facade-method | model-class
     action: str  # added | removed | changed | moved
     severity: str  # breaking | additive
     detail: str = ""
@@ -235,6 +235,11 @@ class _Comparer:
         if _ref_name(old):
             return  # the same component schema: compared under its own name
         self._enum(where, old, new)
+        if old.get("default") != new.get("default"):
+            # What an omitted value means changes (and generated request models send their default).
+            was, now = old.get("default"), new.get("default")
+            severity = _severity(sides, breaks_request=True, breaks_response=False)
+            self.add(f"{where} default", "default", "changed", severity, f"{was!r} -> {now!r}")
         self._constraints(where, old, new, sides)
         self._object(where, old, new, sides, depth)
         for key, suffix in (("items", "[]"), ("additionalProperties", "{}")):
@@ -365,7 +370,18 @@ def _operation_changes(key: str, old: _Spec, new: _Spec) -> list[Change]:
         compare.add(f"{key} {status}", "status-code", "added" if added else "removed", severity, "error status")
     for status in sorted(set(old_ok) & set(new_ok)):
         _content(compare, f"{key} {status}", old_ok[status], new_ok[status], frozenset({RESPONSE}))
+        _headers(compare, f"{key} {status}", old_ok[status], new_ok[status])
     return compare.changes
+
+
+def _headers(compare: _Comparer, where: str, old: dict[str, Any], new: dict[str, Any]) -> None:
+    """Response headers of a success: one code reads (``with_raw_response``) that goes away is breaking."""
+    before, after = old.get("headers", {}) or {}, new.get("headers", {}) or {}
+    for name in sorted(set(before) ^ set(after), key=str.lower):
+        added = name in after
+        compare.add(
+            f"{where} {name}", "response-header", "added" if added else "removed", ADDITIVE if added else BREAKING
+        )
 
 
 def _content(compare: _Comparer, where: str, old: dict[str, Any], new: dict[str, Any], sides: frozenset[str]) -> None:

@@ -413,6 +413,26 @@ ONE_CHANGE: list[tuple[str, Edit, tuple[str, str, str, str], tuple[str, str, str
         ("facade-method", "moved", "client.things.browse", BREAKING),
     ),
     (
+        "response-header-added",
+        lambda s: s["paths"]["/things"]["post"]["responses"]["201"].update(
+            headers={"X-Thing-Version": {"required": True, "schema": {"type": "string"}}}
+        ),
+        ("response-header", "added", "POST /things 201 X-Thing-Version", "additive"),
+        ("response-header", "removed", "POST /things 201 X-Thing-Version", BREAKING),
+    ),
+    (
+        "request-default-changed",
+        lambda s: _schema(s, "ThingInput")["properties"]["name"].update(default="unnamed"),
+        ("default", "changed", "ThingInput.name default", BREAKING),
+        ("default", "changed", "ThingInput.name default", BREAKING),
+    ),
+    (
+        "parameter-default-changed",
+        lambda s: _param(s, "sort")["schema"].update(default="name"),
+        ("default", "changed", "GET /things query:sort default", BREAKING),
+        ("default", "changed", "GET /things query:sort default", BREAKING),
+    ),
+    (
         "model-class-removed",
         lambda s: s["components"]["schemas"].pop("Unused"),
         ("model-class", "removed", "fintoro_api.models.Unused", BREAKING),

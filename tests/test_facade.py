@@ -115,6 +115,31 @@ def test_every_method_has_a_docstring_from_the_spec_and_a_raw_twin() -> None:
             assert inspect.signature(twin).parameters.keys() == inspect.signature(method).parameters.keys()
 
 
+def test_every_parameter_doc_carries_the_specs_description(spec: dict[str, Any]) -> None:
+    from codegen.index import iter_operations
+    from fintoro_api import _resources
+
+    show = _resources.InvoicesResource.list.__doc__ or ""
+    assert "payment_status: Filter by payment status. ``paymentStatus`` (query)." in show
+    docs = "\n".join(" ".join((m.__doc__ or "").split()) for m in _all_facade_methods(_resources))
+    missing = {
+        f"{method.upper()} {path} {param['name']}: {param['description']}"
+        for method, path, _operation, params in iter_operations(spec)
+        for param in params
+        if param.get("description") and " ".join(param["description"].split())[:60] not in docs
+    }
+    assert missing == set()
+
+
+def _all_facade_methods(module: Any) -> list[Any]:
+    return [
+        method
+        for name, cls in vars(module).items()
+        if name.endswith("Resource") and isinstance(cls, type)
+        for _, method in inspect.getmembers(cls, inspect.iscoroutinefunction)
+    ]
+
+
 def test_unset_is_exported_and_means_not_sent() -> None:
     assert isinstance(UNSET, Unset) and not UNSET and repr(UNSET) == "UNSET"
     items = [{"priceListItemId": 2, "quantity": 1}]

@@ -207,6 +207,14 @@ async def test_a_bad_nullable_date_time_is_an_error_too() -> None:
     async with FintoroClient("t", base_url=BASE, rate_limiter=NoRateLimit()) as client:
         with pytest.raises(APIResponseValidationError, match=r"WebhookSubscription\.lastSuccessAt: expected date-time"):
             await client.webhook_subscriptions.show(1)
+        for date_only in ("2026-03-18", "20260318T150405Z", "2026-W12-3T15:04:05Z"):  # not RFC 3339 date-times
+            respx.get(f"{BASE}/webhook-subscriptions/3").respond(200, json={"id": 3, "lastSuccessAt": date_only})
+            with pytest.raises(APIResponseValidationError, match=r"lastSuccessAt: expected date-time"):
+                await client.webhook_subscriptions.show(3)
+        respx.get(f"{BASE}/webhook-subscriptions/4").respond(
+            200, json={"id": 4, "lastSuccessAt": "2026-03-18 15:04:05.1234567+01:00"}
+        )
+        assert (await client.webhook_subscriptions.show(4)).last_success_at.microsecond == 123456  # type: ignore[union-attr]
         assert (await client.webhook_subscriptions.show(2)).last_success_at is None
 
 
@@ -226,6 +234,10 @@ async def test_a_bad_nullable_date_time_is_an_error_too() -> None:
         ),
         ({"id": 301, "items": [{}, {}, {}, {"vatRate": "2"}]}, "Invoice.items[3].vatRate: expected number, got string"),
         ({"id": 301, "issueDate": "2026-13-45"}, "Invoice.issueDate: expected date"),
+        ({"id": 301, "issueDate": "2026-02-30"}, "Invoice.issueDate: expected date"),
+        ({"id": 301, "issueDate": "20260201"}, "Invoice.issueDate: expected date"),  # Python's parser takes these
+        ({"id": 301, "issueDate": "2026-W05-1"}, "Invoice.issueDate: expected date"),
+        ({"id": 301, "issueDate": "2026-02-01T10:00:00Z"}, "Invoice.issueDate: expected date"),
         ({"id": 301, "discountValue": "ten"}, "Invoice.discountValue: expected number, got string"),
         ({"id": "abc"}, "Invoice.id: expected integer, got string"),
         ({"id": True}, "Invoice.id: expected integer, got boolean"),

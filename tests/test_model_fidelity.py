@@ -7,8 +7,12 @@ import enum
 import importlib
 import json
 import re
+import shutil
+import subprocess
+import sys
 import uuid
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,12 +21,13 @@ import respx
 from hypothesis import HealthCheck, given, settings
 from hypothesis_jsonschema import from_schema
 
+from codegen.generate import run_generator
 from fintoro_api import APIResponseValidationError, FintoroClient, NoRateLimit
 from fintoro_api import _json as fjson
 from fintoro_api._spec_index import OPERATIONS
 from fintoro_api.models import InvoiceInput, InvoicePreviewStatus, WebhookEventType
 
-from .conftest import spec_operations
+from .conftest import ROOT, spec_operations
 
 BASE = "https://api.test"
 
@@ -324,3 +329,69 @@ def test_the_garbage_collector_is_paused_only_while_a_body_is_parsed() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+_GRID_SPEC: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "grids", "version": "1"},
+    "paths": {
+        "/grids": {
+            "get": {
+                "operationId": "showGrid",
+                "tags": ["grids"],
+                "responses": {
+                    "200": {
+                        "description": "ok",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Grid"}}},
+                    }
+                },
+            }
+        }
+    },
+    "components": {
+        "schemas": {
+            "Grid": {
+                "type": "object",
+                "properties": {
+                    "rows": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}},
+                    "labels": {"type": "array", "items": {"type": "array", "items": {"type": "string"}}},
+                    "cells": {
+                        "type": "array",
+                        "items": {"oneOf": [{"type": "integer"}, {"type": "string", "format": "date"}]},
+                    },
+                },
+            }
+        }
+    },
+}
+
+_GRID_CHECK = """
+from decimal import Decimal
+from fintoro_api._schema import SchemaMismatch
+from fintoro_api.models.grid import Grid
+
+grid = Grid.from_dict({"rows": [[1, Decimal("2.5")], [3]], "labels": [["a"], []], "cells": [7, "2026-01-02"]})
+print(repr((grid.rows, grid.labels, grid.cells)))
+for bad in ({"rows": [[1], [2, "x"]]}, {"cells": [1, True]}):
+    try:
+        Grid.from_dict(bad)
+    except SchemaMismatch as error:
+        print(error)
+"""
+
+
+def test_arrays_of_arrays_and_of_unions_parse_item_by_item(tmp_path: Path) -> None:
+    # Not in the pinned spec yet; a spec update adding a matrix or a list of oneOf must not corrupt or crash.
+    package = tmp_path / "site" / "fintoro_api"
+    shutil.copytree(run_generator(_GRID_SPEC, tmp_path), package)
+    for hand_written in ("_schema.py", "_enums.py"):
+        shutil.copy(ROOT / "fintoro_api" / hand_written, package / hand_written)
+    run = subprocess.run(
+        [sys.executable, "-c", _GRID_CHECK], cwd=package.parent, capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.splitlines() == [
+        "([[Decimal('1'), Decimal('2.5')], [Decimal('3')]], [['a'], []], [7, datetime.date(2026, 1, 2)])",
+        "Grid.rows[1][1]: expected number, got string",
+        "Grid.cells[1]: expected datetime.date | int, got boolean",
+    ]

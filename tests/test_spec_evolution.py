@@ -9,11 +9,13 @@ vendoring), from synthetic one-change specs, and from an independent diff tool
 from __future__ import annotations
 
 import copy
+import http.server
 import json
 import os
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -786,6 +788,53 @@ def test_update_spec_records_a_url_only_when_it_serves_the_same_bytes(tmp_path: 
     )
     assert json.loads(pin_file.read_text())["url"] == f"{base_url}/new.yaml"
     assert f"Source: {base_url}/new.yaml" in changelog.read_text()
+
+
+def test_a_source_that_changes_during_update_spec_changes_nothing(tmp_path: Path) -> None:
+    """A URL that serves other bytes on a second read: the update stops before the changelog or the pin move."""
+    pin, pin_file, changelog = _project(tmp_path, BASE)
+    versions = [yaml.safe_dump(_edited(_rename_list)).encode(), yaml.safe_dump(_edited(_status_201_to_202)).encode()]
+    served: list[int] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = versions[min(len(served), 1)]
+            served.append(1)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    before = changelog.read_text()
+    try:
+        update_spec(
+            f"http://127.0.0.1:{server.server_address[1]}/spec.yaml",
+            pin_file=pin_file,
+            changelog=changelog,
+            report_dir=tmp_path,
+            pin=pin,
+        )
+    except CodegenError:
+        pass  # refusing is fine; recording what was not installed is not
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    pinned = json.loads(pin_file.read_text())["sha256"]
+    vendored = sha256(pin.vendored_path.read_bytes())
+    assert pinned == vendored, "the pin and the vendored file disagree"
+    entries = changelog.read_text().count("### API spec update")
+    assert entries == (0 if pinned == pin.sha256 else 1)
+    if entries:
+        assert pinned == sha256(versions[0]) and "browse" in changelog.read_text()
+    else:
+        assert changelog.read_text() == before
 
 
 def test_update_spec_additive_only_is_a_minor_bump(tmp_path: Path) -> None:

@@ -77,6 +77,7 @@ class Param:
     positional: bool
     doc: str
     enum_class: str | None = None  # coerced from a string at call time
+    enum_list: bool = False  # an array of enum_class, coerced item by item
 
 
 @dataclass
@@ -265,6 +266,8 @@ def _method(endpoint: Any, facts: dict[str, Any], types: _Types) -> Method:
         description = " ".join(description.split())
         said = f"{description} {sent_as}" if description and where != "body" else description or sent_as
         doc = " ".join(part for part in (said, default, example) if part)
+        is_list = prop.template == "list_property.py.jinja"
+        enum = prop.inner_property if is_list and prop.inner_property.template == "enum_property.py.jinja" else prop
         params.append(
             Param(
                 name=names[id(prop)],
@@ -274,7 +277,8 @@ def _method(endpoint: Any, facts: dict[str, Any], types: _Types) -> Method:
                 required=bool(prop.required),
                 positional=is_path,
                 doc=doc,
-                enum_class=str(prop.class_info.name) if prop.template == "enum_property.py.jinja" else None,
+                enum_class=str(enum.class_info.name) if enum.template == "enum_property.py.jinja" else None,
+                enum_list=enum is not prop,
             )
         )
     params.sort(key=lambda p: (not p.positional, not p.required))  # path, then required, then optional

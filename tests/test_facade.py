@@ -141,6 +141,44 @@ def _all_facade_methods(module: Any) -> list[Any]:
     ]
 
 
+def test_an_array_of_enum_filter_takes_strings_and_is_checked_item_by_item() -> None:
+    # Not in the pinned spec; the generated module calls .value on every item, so strings must become members.
+    from codegen.facade import facade_data, parse_endpoints
+    from fintoro_api._enums import coerce_enums
+
+    statuses = {"type": "array", "items": {"type": "string", "enum": ["open", "paid"]}}
+    spec = {
+        "openapi": "3.1.0",
+        "info": {"title": "things", "version": "1"},
+        "paths": {
+            "/things": {
+                "get": {
+                    "operationId": "listThings",
+                    "tags": ["things"],
+                    "parameters": [{"name": "statuses", "in": "query", "schema": statuses}],
+                    "responses": {"204": {"description": "ok"}},
+                }
+            }
+        },
+    }
+    facts = {"operation_id": "listThings", "method": "GET", "path": "/things", "module": "things.list_things"}
+    facade = facade_data(
+        parse_endpoints(spec, CONFIG_FILE), {("GET", "/things"): {**facts, "per_page_max": None, "binary": None}}
+    )
+    (param,) = facade.resources[0].methods[0].params
+    assert param.annotation == 'list[ListThingsStatusesItem | Literal["open", "paid"]] | Unset'
+    assert 'statuses = coerce_enums(ListThingsStatusesItem, statuses, "statuses")' in render(facade)[0]
+    assert coerce_enums(ListInvoicesPaymentStatus, ["paid", ListInvoicesPaymentStatus.UNPAID], "s") == [
+        "paid",
+        "unpaid",
+    ]
+    assert coerce_enums(ListInvoicesPaymentStatus, UNSET, "s") is UNSET
+    with pytest.raises(ValueError, match=r"s\[1\] must be one of"):
+        coerce_enums(ListInvoicesPaymentStatus, ["paid", "payd"], "s")  # type: ignore[list-item]
+    with pytest.raises(ValueError, match=r"s must be a list"):
+        coerce_enums(ListInvoicesPaymentStatus, "paid", "s")
+
+
 def test_unset_is_exported_and_means_not_sent() -> None:
     assert isinstance(UNSET, Unset) and not UNSET and repr(UNSET) == "UNSET"
     items = [{"priceListItemId": 2, "quantity": 1}]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import inspect
 import json
 from decimal import Decimal
@@ -146,21 +147,14 @@ def test_an_array_of_enum_filter_takes_strings_and_is_checked_item_by_item() -> 
     from codegen.facade import facade_data, parse_endpoints
     from fintoro_api._enums import coerce_enums
 
+    from .test_spec_evolution import BASE  # the synthetic "things" API
+
     statuses = {"type": "array", "items": {"type": "string", "enum": ["open", "paid"]}}
-    spec = {
-        "openapi": "3.1.0",
-        "info": {"title": "things", "version": "1"},
-        "paths": {
-            "/things": {
-                "get": {
-                    "operationId": "listThings",
-                    "tags": ["things"],
-                    "parameters": [{"name": "statuses", "in": "query", "schema": statuses}],
-                    "responses": {"204": {"description": "ok"}},
-                }
-            }
-        },
+    listing = {
+        **copy.deepcopy(BASE["paths"]["/things"]["get"]),
+        "parameters": [{"name": "statuses", "in": "query", "schema": statuses}],
     }
+    spec = {**copy.deepcopy(BASE), "paths": {"/things": {"get": listing}}}
     facts = {"operation_id": "listThings", "method": "GET", "path": "/things", "module": "things.list_things"}
     facade = facade_data(
         parse_endpoints(spec, CONFIG_FILE), {("GET", "/things"): {**facts, "per_page_max": None, "binary": None}}

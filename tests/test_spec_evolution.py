@@ -416,11 +416,11 @@ ONE_CHANGE: list[tuple[str, Edit, tuple[str, str, str, str], tuple[str, str, str
     ),
     (
         "response-header-added",
-        lambda s: s["paths"]["/things"]["post"]["responses"]["201"].update(
+        lambda s: s["paths"]["/things"]["get"]["responses"]["200"].update(
             headers={"X-Thing-Version": {"required": True, "schema": {"type": "string"}}}
         ),
-        ("response-header", "added", "POST /things 201 X-Thing-Version", "additive"),
-        ("response-header", "removed", "POST /things 201 X-Thing-Version", BREAKING),
+        ("response-header", "added", "GET /things 200 X-Thing-Version", "additive"),
+        ("response-header", "removed", "GET /things 200 X-Thing-Version", BREAKING),
     ),
     (
         "request-default-changed",

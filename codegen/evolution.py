@@ -23,6 +23,7 @@ from .spec import (
     PIN_FILE,
     ROOT,
     Pin,
+    install,
     is_url,
     load_pin,
     load_vendored,
@@ -82,7 +83,6 @@ def update_spec(
     (report_dir / "api-changes.md").write_text(report, encoding="utf-8")
     (report_dir / "api-changes.json").write_text(specdiff.to_json(changes, old_label, new_label), encoding="utf-8")
     origin = new_url or f"local file {Path(source).name}, sha256 {new_hash}; no public URL recorded"
-    _add_changelog_entry(changelog, report, bump_for(changes), origin)
     # The mirror stays a candidate: vendoring checks its hash and moves on when it holds the old file.
     new_pin = Pin(
         file=pin.file,
@@ -92,8 +92,11 @@ def update_spec(
         directory=pin.directory,
         mirror_dir=pin.mirror_dir,
     )
-    vendor(source, pin=new_pin)
+    # The bytes reported on are the bytes installed (reading the source again could get others), and the
+    # changelog is written last: a failure before it leaves no entry for a spec that was not pinned.
+    install(new_pin, data, source, new_hash)
     write_pin(new_pin, pin_file)
+    _add_changelog_entry(changelog, report, bump_for(changes), origin)
     if new_url is None:
         report += (
             "\nNote: the pin records no URL (none was given for this file): a fresh clone needs "

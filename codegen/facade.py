@@ -87,6 +87,7 @@ class Param:
     positional: bool
     doc: str
     enum_class: str | None = None  # coerced from a string at call time
+    enum_list: bool = False  # an array of enum_class, coerced item by item
 
 
 @dataclass
@@ -271,11 +272,18 @@ def _method(endpoint: Any, facts: dict[str, Any], types: _Types) -> Method:
         is_path = any(prop is p for p in endpoint.path_parameters)
         where = "path" if is_path else "query" if any(prop is p for p in endpoint.query_parameters) else ""
         where = where or ("header" if any(prop is p for p in endpoint.header_parameters) else "body")
-        description = _text(prop.description)
+        # The generator reads a parameter's description from its schema only; the spec puts it on the parameter.
+        description = _text(prop.description) or facts.get("param_docs", {}).get(
+            (where, "body" if where == "body" else _text(prop.name)), ""
+        )
         default = f"Default: {prop.default.raw_value!r}." if prop.default else ""
         example = f"Example: {_text(prop.example)}." if prop.example else ""
         sent_as = "The request body." if where == "body" else f"``{_text(prop.name)}`` ({where})."
-        doc = " ".join(part for part in (" ".join(description.split()) or sent_as, default, example) if part)
+        description = " ".join(description.split())
+        said = f"{description} {sent_as}" if description and where != "body" else description or sent_as
+        doc = " ".join(part for part in (said, default, example) if part)
+        is_list = prop.template == "list_property.py.jinja"
+        enum = prop.inner_property if is_list and prop.inner_property.template == "enum_property.py.jinja" else prop
         params.append(
             Param(
                 name=names[id(prop)],
@@ -285,7 +293,8 @@ def _method(endpoint: Any, facts: dict[str, Any], types: _Types) -> Method:
                 required=bool(prop.required),
                 positional=is_path,
                 doc=doc,
-                enum_class=str(prop.class_info.name) if prop.template == "enum_property.py.jinja" else None,
+                enum_class=str(enum.class_info.name) if enum.template == "enum_property.py.jinja" else None,
+                enum_list=enum is not prop,
             )
         )
     params.sort(key=lambda p: (not p.positional, not p.required))  # path, then required, then optional
@@ -369,6 +378,13 @@ def _docstring_safe(text: str) -> str:
 
 def build(package: Path, spec: dict[str, Any], config_file: Path) -> Facade:
     """The facade's data for ``spec`` (as the generator got it) and ``package``'s spec index."""
+    from .index import iter_operations  # index imports this module
+
+    param_docs: dict[tuple[str, str], dict[tuple[str, str], str]] = {}
+    for method, path, operation, params in iter_operations(spec):
+        docs = {(str(p.get("in")), str(p.get("name"))): str(p.get("description") or "") for p in params}
+        docs[("body", "body")] = str((operation.get("requestBody") or {}).get("description") or "")
+        param_docs[(method.upper(), _PATH_PARAM.sub("{}", path))] = docs
     facts = {}
     for op in _load_index(package / "_spec_index.py").OPERATIONS.values():
         facts[(op.method, _PATH_PARAM.sub("{}", op.path))] = {
@@ -378,6 +394,7 @@ def build(package: Path, spec: dict[str, Any], config_file: Path) -> Facade:
             "module": op.module,
             "per_page_max": op.per_page_max,
             "binary": op.binary,
+            "param_docs": param_docs.get((op.method, _PATH_PARAM.sub("{}", op.path)), {}),
         }
     return facade_data(parse_endpoints(spec, config_file), facts)
 

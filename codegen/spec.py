@@ -162,7 +162,7 @@ def vendor(source: str | None = None, *, allow_unpinned: bool = False, pin: Pin 
     if source:
         data = read_source(source)
         digest = check_hash(data, source, pin, allow_unpinned=allow_unpinned)
-        return _install(pin, data, source, digest)
+        return install(pin, data, source, digest)
     vendored = sha256(target.read_bytes()) if target.exists() else None
     if vendored == pin.sha256:
         return f"spec: {_shown(target)} already matches the pin ({pin.sha256[:12]})"
@@ -179,7 +179,7 @@ def vendor(source: str | None = None, *, allow_unpinned: bool = False, pin: Pin 
         digest = sha256(data)
         if digest == pin.sha256:
             replaced = f"; replaced an UNPINNED copy ({vendored[:12]})" if vendored else ""
-            return _install(pin, data, origin, digest) + replaced
+            return install(pin, data, origin, digest) + replaced
         tried.append(f"{origin} (sha256 {digest[:12]})")
     if not pin.url:
         tried.append("no URL (the pin records none)")
@@ -189,7 +189,8 @@ def vendor(source: str | None = None, *, allow_unpinned: bool = False, pin: Pin 
     )
 
 
-def _install(pin: Pin, data: bytes, origin: str, digest: str) -> str:
+def install(pin: Pin, data: bytes, origin: str, digest: str) -> str:
+    """Write ``data`` (already read from ``origin``, hash ``digest``) as the vendored file."""
     parse_spec(data, origin)
     _atomic_write(pin.vendored_path, data)
     note = "" if digest == pin.sha256 else " (UNPINNED: hash differs from the pin)"

@@ -49,7 +49,7 @@ class Change:
     location: str  # "GET /invoices", "GET /invoices query:status", "Invoice.items[].name", ...
     kind: str  # operation | parameter | request-property | response-property | property | type | nullable
     # | enum-value | constraint | body-rule | status-code | content-type | request-body | schema
-    # | python-module | facade-method | model-class
+    # | response-header | default | python-module | facade-method | model-class
     action: str  # added | removed | changed | moved
     severity: str  # breaking | additive
     detail: str = ""
@@ -132,6 +132,11 @@ def _types(node: dict[str, Any]) -> tuple[str, bool]:
     name = _ref_name(node)
     if name:
         return name, False
+    members = node.get("allOf")
+    if isinstance(members, list) and (len(members) > 1 or "properties" in node):
+        # Several members, or members beside own properties, are merged into one object: compared
+        # property by property (_object_view), so moving a property into a member changes nothing.
+        return "object", node.get("nullable") is True or "null" in _kinds(node)
     for key in ("allOf", "anyOf", "oneOf"):
         members = node.get(key)
         if isinstance(members, list) and members and _required_any_of(node) is None:
@@ -139,8 +144,7 @@ def _types(node: dict[str, Any]) -> tuple[str, bool]:
             kept = [d for d, _ in described if d != "null"]
             nullable = any(d == "null" or n for d, n in described)
             return (kept[0] if len(kept) == 1 else f"{key}[{', '.join(kept)}]"), nullable
-    kind = node.get("type", "object" if "properties" in node else "any")
-    kinds = [str(k) for k in (kind if isinstance(kind, list) else [kind])]
+    kinds = _kinds(node)
     parts = []
     for k in kinds:
         if k == "null":
@@ -155,6 +159,11 @@ def _types(node: dict[str, Any]) -> tuple[str, bool]:
     return "|".join(parts) or "null", "null" in kinds or node.get("nullable") is True
 
 
+def _kinds(node: dict[str, Any]) -> list[str]:
+    kind = node.get("type", "object" if "properties" in node or "allOf" in node else "any")
+    return [str(k) for k in (kind if isinstance(kind, list) else [kind])]
+
+
 def type_of(node: Any) -> str:
     """A short type description: ``Invoice``, ``string(date)``, ``array<Invoice>``, ``integer|null``."""
     if not isinstance(node, dict):
@@ -163,17 +172,23 @@ def type_of(node: Any) -> str:
     return f"{base}|null" if nullable else base
 
 
-def _object_view(node: dict[str, Any]) -> tuple[dict[str, Any], set[str], list[list[str]]]:
-    """(properties, required, required-only anyOf alternatives) with inline allOf members folded in.
+def _object_view(
+    node: dict[str, Any], schemas: dict[str, Any], seen: frozenset[str] = frozenset()
+) -> tuple[dict[str, Any], set[str], list[list[str]]]:
+    """(properties, required, required-only anyOf alternatives) with the allOf members folded in.
 
-    ``$ref`` members of an allOf are not folded: their schema is compared on its own.
+    ``$ref`` members are folded too (their own changes are also reported under their name):
+    a property that moves from the object into a member is still there for callers.
     """
     properties: dict[str, Any] = {}
     required: set[str] = set()
     rules: list[list[str]] = list(_required_any_of(node) or [])
     for member in node.get("allOf", []):
+        name = _ref_name(member)
+        if name and name not in seen and isinstance(schemas.get(name), dict):
+            member, seen = schemas[name], seen | {name}
         if isinstance(member, dict) and not _ref_name(member):
-            props, req, member_rules = _object_view(member)
+            props, req, member_rules = _object_view(member, schemas, seen)
             properties.update(props)
             required |= req
             rules += member_rules
@@ -185,8 +200,9 @@ def _object_view(node: dict[str, Any]) -> tuple[dict[str, Any], set[str], list[l
 class _Comparer:
     """Recursive comparison of two schema nodes at one location, on the given sides."""
 
-    def __init__(self, group: str) -> None:
+    def __init__(self, group: str, old: _Spec, new: _Spec) -> None:
         self.group = group
+        self.old, self.new = old.schemas, new.schemas
         self.changes: list[Change] = []
 
     def add(self, location: str, kind: str, action: str, severity: str, detail: str = "") -> None:
@@ -194,6 +210,14 @@ class _Comparer:
 
     def schema(self, where: str, old: Any, new: Any, sides: frozenset[str], depth: int = 0) -> None:
         if not isinstance(old, dict) or not isinstance(new, dict) or depth > MAX_DEPTH:
+            return
+        old_ref, new_ref = _ref_name(old), _ref_name(new)
+        if old_ref != new_ref and old_ref in (None, *self.old) and new_ref in (None, *self.new):
+            # A $ref swapped for the schema it stands for (or another one): what goes over the wire is
+            # the referenced schema, so compare that; an equivalent rewrite reports nothing.
+            old = self.old[old_ref] if old_ref else old
+            new = self.new[new_ref] if new_ref else new
+            self.schema(where, old, new, sides, depth + 1)
             return
         (old_type, old_null), (new_type, new_null) = _types(old), _types(new)
         if old_type != new_type:
@@ -211,6 +235,11 @@ class _Comparer:
         if _ref_name(old):
             return  # the same component schema: compared under its own name
         self._enum(where, old, new)
+        if old.get("default") != new.get("default"):
+            # What an omitted value means changes (and generated request models send their default).
+            was, now = old.get("default"), new.get("default")
+            severity = _severity(sides, breaks_request=True, breaks_response=False)
+            self.add(f"{where} default", "default", "changed", severity, f"{was!r} -> {now!r}")
         self._constraints(where, old, new, sides)
         self._object(where, old, new, sides, depth)
         for key, suffix in (("items", "[]"), ("additionalProperties", "{}")):
@@ -245,8 +274,8 @@ class _Comparer:
             self.add(f"{where} {key}", "constraint", "changed", severity, f"{what}: {was} -> {now}")
 
     def _object(self, where: str, old: dict[str, Any], new: dict[str, Any], sides: frozenset[str], depth: int) -> None:
-        old_props, old_req, old_rules = _object_view(old)
-        new_props, new_req, new_rules = _object_view(new)
+        old_props, old_req, old_rules = _object_view(old, self.old)
+        new_props, new_req, new_rules = _object_view(new, self.new)
         kind = _property_kind(sides)
         for name in sorted(set(old_props) | set(new_props)):
             location = f"{where}.{name}"
@@ -283,7 +312,7 @@ class _Comparer:
 def _operation_changes(key: str, old: _Spec, new: _Spec) -> list[Change]:
     path, old_op, old_params = old.operations[key]
     _, new_op, new_params = new.operations[key]
-    compare = _Comparer(_resource(path))
+    compare = _Comparer(_resource(path), old, new)
     before = {(p.get("in"), p.get("name")): p for p in old_params}
     after = {(p.get("in"), p.get("name")): p for p in new_params}
     for where, name in sorted(set(before) | set(after), key=str):
@@ -341,7 +370,18 @@ def _operation_changes(key: str, old: _Spec, new: _Spec) -> list[Change]:
         compare.add(f"{key} {status}", "status-code", "added" if added else "removed", severity, "error status")
     for status in sorted(set(old_ok) & set(new_ok)):
         _content(compare, f"{key} {status}", old_ok[status], new_ok[status], frozenset({RESPONSE}))
+        _headers(compare, f"{key} {status}", old_ok[status], new_ok[status])
     return compare.changes
+
+
+def _headers(compare: _Comparer, where: str, old: dict[str, Any], new: dict[str, Any]) -> None:
+    """Response headers of a success: one code reads (``with_raw_response``) that goes away is breaking."""
+    before, after = old.get("headers", {}) or {}, new.get("headers", {}) or {}
+    for name in sorted(set(before) ^ set(after), key=str.lower):
+        added = name in after
+        compare.add(
+            f"{where} {name}", "response-header", "added" if added else "removed", ADDITIVE if added else BREAKING
+        )
 
 
 def _content(compare: _Comparer, where: str, old: dict[str, Any], new: dict[str, Any], sides: frozenset[str]) -> None:
@@ -431,7 +471,7 @@ def diff(old_doc: dict[str, Any], new_doc: dict[str, Any]) -> list[Change]:
             changes.append(Change(group, name, "schema", "removed", BREAKING))
         else:
             sides = old_usage.get(name, frozenset()) | new_usage.get(name, frozenset()) or BOTH
-            compare = _Comparer(group)
+            compare = _Comparer(group, old, new)
             compare.schema(name, old.schemas[name], new.schemas[name], sides)
             changes += compare.changes
     changes += _surface_changes(old_doc, new_doc)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any, TypeVar, cast, overload
 
@@ -57,3 +58,12 @@ def coerce_enum(enum: type[E], value: E | str | Unset, name: str) -> E | Unset:
             return cast(E, member)
     known = ", ".join(repr(member.value) for member in enum)
     raise ValueError(f"{name} must be one of {known} (or a {enum.__name__}), got {value!r}")
+
+
+def coerce_enums(enum: type[E], values: Sequence[E | str] | Unset, name: str) -> list[E] | Unset:
+    """An array-of-enum argument: each item as ``coerce_enum`` takes it (``name[i]`` in the error)."""
+    if isinstance(values, Unset):
+        return values
+    if isinstance(values, str | bytes) or not isinstance(values, Sequence):
+        raise ValueError(f"{name} must be a list of {enum.__name__} values, got {values!r}")
+    return [coerce_enum(enum, value, f"{name}[{index}]") for index, value in enumerate(values)]

@@ -105,9 +105,23 @@ def to_number(model: str, path: str, value: Any, optional: bool, nullable: bool)
     raise mismatch(model, path, "number", value)
 
 
+def date_from_iso(value: str) -> datetime.date:
+    """An RFC 3339 full-date, ``YYYY-MM-DD`` only: Python's parser also takes ``20260201`` and ``2026-W05-1``."""
+    if len(value) != 10 or value[4] != "-" or value[7] != "-":
+        raise ValueError(value)
+    return datetime.date.fromisoformat(value)
+
+
+def datetime_from_iso(value: str) -> datetime.datetime:
+    """A date-time: ``YYYY-MM-DD``, a ``T`` (or space), ``HH:MM``...; Python's parser also takes a bare date."""
+    if len(value) < 16 or value[4] != "-" or value[7] != "-" or value[10] not in "Tt " or value[13] != ":":
+        raise ValueError(value)
+    return datetime.datetime.fromisoformat(value)
+
+
 def to_date(model: str, path: str, value: str) -> datetime.date:
     try:
-        return datetime.date.fromisoformat(value)
+        return date_from_iso(value)
     except ValueError:
         raise mismatch(model, path, "date (YYYY-MM-DD)", value, got="a string that is not one") from None
 
@@ -115,9 +129,10 @@ def to_date(model: str, path: str, value: str) -> datetime.date:
 def to_datetime(model: str, path: str, value: str) -> datetime.datetime:
     """ISO 8601 date-time; what Python's parser rejects gets a second chance with dateutil's."""
     try:
-        return datetime.datetime.fromisoformat(value)
+        return datetime_from_iso(value)
     except ValueError:
-        pass
+        if len(value) < 16 or value[4] != "-" or value[7] != "-" or value[10] not in "Tt ":
+            raise mismatch(model, path, "date-time (ISO 8601)", value, got="a string that is not one") from None
     from dateutil.parser import isoparse
 
     try:

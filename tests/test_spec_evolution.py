@@ -9,11 +9,13 @@ vendoring), from synthetic one-change specs, and from an independent diff tool
 from __future__ import annotations
 
 import copy
+import http.server
 import json
 import os
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -49,11 +51,20 @@ def _keys(changes: list[Change]) -> set[tuple[str, str, str, str]]:
 
 
 def _required_only_any_of(spec: Spec) -> dict[str, set[frozenset[str]]]:
-    return {
+    """Each schema's required-only anyOf rule, its own or inherited from an allOf ``$ref`` member."""
+    schemas = spec.get("components", {}).get("schemas", {})
+    own = {
         name: {frozenset(alt["required"]) for alt in schema["anyOf"]}
-        for name, schema in spec.get("components", {}).get("schemas", {}).items()
+        for name, schema in schemas.items()
         if schema.get("anyOf") and all(set(alt) == {"required"} for alt in schema["anyOf"])
     }
+    inherited = {
+        name: own[member["$ref"].rsplit("/", 1)[-1]]
+        for name, schema in schemas.items()
+        for member in schema.get("allOf", [])
+        if member.get("$ref", "").rsplit("/", 1)[-1] in own
+    }
+    return {**inherited, **own}
 
 
 # --- the real history pair (expectations derived from the two files) --------------------------------------
@@ -404,6 +415,26 @@ ONE_CHANGE: list[tuple[str, Edit, tuple[str, str, str, str], tuple[str, str, str
         ("facade-method", "moved", "client.things.browse", BREAKING),
     ),
     (
+        "response-header-added",
+        lambda s: s["paths"]["/things"]["get"]["responses"]["200"].update(
+            headers={"X-Thing-Version": {"required": True, "schema": {"type": "string"}}}
+        ),
+        ("response-header", "added", "GET /things 200 X-Thing-Version", "additive"),
+        ("response-header", "removed", "GET /things 200 X-Thing-Version", BREAKING),
+    ),
+    (
+        "request-default-changed",
+        lambda s: _schema(s, "ThingInput")["properties"]["name"].update(default="unnamed"),
+        ("default", "changed", "ThingInput.name default", BREAKING),
+        ("default", "changed", "ThingInput.name default", BREAKING),
+    ),
+    (
+        "parameter-default-changed",
+        lambda s: _param(s, "sort")["schema"].update(default="name"),
+        ("default", "changed", "GET /things query:sort default", BREAKING),
+        ("default", "changed", "GET /things query:sort default", BREAKING),
+    ),
+    (
         "model-class-removed",
         lambda s: s["components"]["schemas"].pop("Unused"),
         ("model-class", "removed", "fintoro_api.models.Unused", BREAKING),
@@ -431,6 +462,46 @@ def test_a_moved_module_names_where_it_went() -> None:
     moved = [c for c in diff(BASE, _edited(_rename_list)) if c.action == "moved"]
     assert any("fintoro_api.api.things.browse_things" in c.detail for c in moved)
     assert "client.things.browse_all" in python_surface(_edited(_rename_list))["facade-method"]
+
+
+def _price_into_all_of_ref(spec: Spec) -> None:
+    thing = _schema(spec, "Thing")
+    spec["components"]["schemas"]["Priced"] = {
+        "type": "object",
+        "properties": {"price": thing["properties"].pop("price")},
+    }
+    thing["allOf"] = [{"$ref": "#/components/schemas/Priced"}]
+
+
+def _created_thing_inline(spec: Spec) -> None:
+    spec["paths"]["/things"]["post"]["responses"]["201"]["content"] = _json(copy.deepcopy(_schema(spec, "Thing")))
+
+
+def _meta_as_a_component(spec: Spec) -> None:
+    thing = _schema(spec, "Thing")
+    spec["components"]["schemas"]["Meta"] = thing["properties"]["meta"]
+    thing["properties"]["meta"] = {"$ref": "#/components/schemas/Meta"}
+
+
+@pytest.mark.parametrize("edit", [_price_into_all_of_ref, _created_thing_inline, _meta_as_a_component])
+def test_the_same_api_written_another_way_reports_no_api_change(edit: Edit) -> None:
+    # A property moved into an allOf member, a $ref replaced by the schema it points to (or the reverse)
+    # leave every request and response as it was: at most a component schema comes or goes.
+    changed = _edited(edit)
+    for changes in (diff(BASE, changed), diff(changed, BASE)):
+        assert [c for c in changes if c.kind not in ("schema", "model-class")] == [], changes
+
+
+def test_a_ref_swapped_for_a_different_shape_still_reports_the_difference() -> None:
+    def inline_without_price(spec: Spec) -> None:
+        _created_thing_inline(spec)
+        spec["paths"]["/things"]["post"]["responses"]["201"]["content"]["application/json"]["schema"]["properties"].pop(
+            "price"
+        )
+
+    assert ("response-property", "removed", "POST /things 201.price", BREAKING) in _keys(
+        diff(BASE, _edited(inline_without_price))
+    )
 
 
 def test_identical_specs_report_nothing() -> None:
@@ -717,6 +788,53 @@ def test_update_spec_records_a_url_only_when_it_serves_the_same_bytes(tmp_path: 
     )
     assert json.loads(pin_file.read_text())["url"] == f"{base_url}/new.yaml"
     assert f"Source: {base_url}/new.yaml" in changelog.read_text()
+
+
+def test_a_source_that_changes_during_update_spec_changes_nothing(tmp_path: Path) -> None:
+    """A URL that serves other bytes on a second read: the update stops before the changelog or the pin move."""
+    pin, pin_file, changelog = _project(tmp_path, BASE)
+    versions = [yaml.safe_dump(_edited(_rename_list)).encode(), yaml.safe_dump(_edited(_status_201_to_202)).encode()]
+    served: list[int] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = versions[min(len(served), 1)]
+            served.append(1)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    before = changelog.read_text()
+    try:
+        update_spec(
+            f"http://127.0.0.1:{server.server_address[1]}/spec.yaml",
+            pin_file=pin_file,
+            changelog=changelog,
+            report_dir=tmp_path,
+            pin=pin,
+        )
+    except CodegenError:
+        pass  # refusing is fine; recording what was not installed is not
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    pinned = json.loads(pin_file.read_text())["sha256"]
+    vendored = sha256(pin.vendored_path.read_bytes())
+    assert pinned == vendored, "the pin and the vendored file disagree"
+    entries = changelog.read_text().count("### API spec update")
+    assert entries == (0 if pinned == pin.sha256 else 1)
+    if entries:
+        assert pinned == sha256(versions[0]) and "browse" in changelog.read_text()
+    else:
+        assert changelog.read_text() == before
 
 
 def test_update_spec_additive_only_is_a_minor_bump(tmp_path: Path) -> None:

@@ -105,3 +105,34 @@ async def test_a_file_where_the_directory_should_be_is_a_value_error(tmp_path: P
         with pytest.raises(ValueError, match="not a directory"):
             await client.save_pdfs("invoices", [1], tmp_path / "taken")
     assert (tmp_path / "taken").read_bytes() == b"mine"
+
+
+async def test_a_progress_callback_that_raises_stops_the_batch_with_its_own_error(tmp_path: Path) -> None:
+    pdfs = PdfServer()
+    server = WindowedBudget(limit=1000, window=1.0, inner=pdfs)
+
+    def on_progress(result: SavedPdf, done: int, total: int) -> None:
+        if done == 3:
+            raise KeyError("the caller's bug")
+
+    async with serve(server) as url, FintoroClient("t", base_url=url, rate_limiter=NoRateLimit()) as client:
+        with pytest.raises(KeyError, match="the caller's bug"):  # itself, not wrapped in an ExceptionGroup
+            await client.save_pdfs("invoices", list(range(1, 40)), tmp_path, concurrency=4, progress=on_progress)
+    for path in tmp_path.iterdir():  # the documents saved before it are complete; nothing partial, no temp file
+        assert not path.name.startswith(".") and path.read_bytes() == pdf_of(int(path.stem.split("-")[1]))
+
+
+async def test_cancelling_a_batch_leaves_only_complete_files(tmp_path: Path) -> None:
+    pdfs = PdfServer()
+    server = WindowedBudget(limit=1000, window=1.0, inner=pdfs)
+    async with serve(server) as url, FintoroClient("t", base_url=url, rate_limiter=NoRateLimit()) as client:
+        batch = asyncio.create_task(client.save_pdfs("invoices", list(range(1, 200)), tmp_path, concurrency=8))
+        while len(pdfs.paths) < 20:
+            await asyncio.sleep(0.001)
+        batch.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await batch
+    saved = list(tmp_path.iterdir())
+    assert 0 < len(saved) < 199
+    for path in saved:
+        assert not path.name.startswith(".") and path.read_bytes() == pdf_of(int(path.stem.split("-")[1]))

@@ -59,50 +59,60 @@ T = TypeVar("T")
 # KEYS: 1 log (sorted set: answered requests scored by answer time in ms, requests in flight by
 #       send time + span, so an unanswered one leaves two spans after it was sent), 2 hold-until (ms),
 #       3 adopted limit.
-# ARGV: 1 "acquire" | "observe", 2 span ms, 3 safety, 4 configured limit, 5 member (acquire: the new
-#       request; observe: our oldest request in flight, "" if none, and the prefix of unseen sends),
-#       observe: 6 new limit (0 = none), 7 remaining (-1 = none), 8 hold ms (-1 = none), 9 limit TTL ms.
+# ARGV: 1 "acquire" | "observe", 2 span ms, 3 safety, 4 configured limit, 5-6 the range a limit is believed
+#       in, 7 member (acquire: the new request; observe: our oldest request in flight, "" if none, and the
+#       prefix of unseen sends), observe: 8 new limit (0 = none), 9 remaining (-1 = none), 10 hold ms
+#       (-1 = none), 11 limit TTL ms.
 # Returns {ms to wait (0 = logged, go), why}. A wait that depends on a request still in flight is a
 # lower bound (it leaves one span after its answer, which is not before now): the caller re-checks.
+# Stored state is checked like a header: this script never writes a score or a hold more than one span
+# ahead, so later ones (an older client's hold, a Redis clock that stepped back) are dropped or capped.
 _BUDGET = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local span = tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - span)
-local limit = tonumber(redis.call('GET', KEYS[3]) or ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '(' .. (now + span), '+inf')
+local limit = tonumber(ARGV[4])
+local stored = tonumber(redis.call('GET', KEYS[3]) or '')
+if stored and stored >= tonumber(ARGV[5]) and stored <= tonumber(ARGV[6]) then limit = stored end
 if ARGV[1] == 'acquire' then
-  local held = tonumber(redis.call('GET', KEYS[2]) or '0')
+  local held = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
+  if held > now + span then
+    held = now + span
+    redis.call('SET', KEYS[2], held, 'PX', span)
+  end
   if held > now then return {held - now, 'hold'} end
   local allowance = math.max(1, math.floor(limit * tonumber(ARGV[3])))
   local logged = redis.call('ZCARD', KEYS[1])
   if logged < allowance then
-    redis.call('ZADD', KEYS[1], now + span, ARGV[5])
+    redis.call('ZADD', KEYS[1], now + span, ARGV[7])
     redis.call('PEXPIRE', KEYS[1], 2 * span)
     return {0, 'sent'}
   end
   local entry = redis.call('ZRANGE', KEYS[1], logged - allowance, logged - allowance, 'WITHSCORES')
   return {math.max(1, math.min(tonumber(entry[2]), now) + span - now), 'budget'}
 end
-if ARGV[5] ~= '' then
-  redis.call('ZADD', KEYS[1], 'XX', now, ARGV[5])
+if ARGV[7] ~= '' then
+  redis.call('ZADD', KEYS[1], 'XX', now, ARGV[7])
 end
-if tonumber(ARGV[6]) > 0 then
-  limit = tonumber(ARGV[6])
-  redis.call('SET', KEYS[3], ARGV[6], 'PX', ARGV[9])
+if tonumber(ARGV[8]) > 0 then
+  limit = tonumber(ARGV[8])
+  redis.call('SET', KEYS[3], ARGV[8], 'PX', ARGV[11])
 end
-local hold = tonumber(ARGV[8])
+local hold = tonumber(ARGV[10])
 if hold >= 0 then
   local until_ms = now + hold
   if until_ms > tonumber(redis.call('GET', KEYS[2]) or '0') then
     redis.call('SET', KEYS[2], until_ms, 'PX', math.max(1, hold))
   end
 end
-local remaining = tonumber(ARGV[7])
+local remaining = tonumber(ARGV[9])
 if remaining >= 0 then
   local allowance = math.max(1, math.floor(limit * tonumber(ARGV[3])))
   local unseen = math.min(limit - remaining - redis.call('ZCARD', KEYS[1]), allowance)
   for i = 1, unseen do
-    redis.call('ZADD', KEYS[1], now, ARGV[5] .. ':unseen:' .. i)
+    redis.call('ZADD', KEYS[1], now, ARGV[7] .. ':unseen:' .. i)
   end
   if unseen > 0 then redis.call('PEXPIRE', KEYS[1], 2 * span) end
 end
@@ -183,7 +193,8 @@ class RedisRateLimiter(_RedisBackend):
 
     async def _run(self, key: str, mode: str, member: str, *extra: int) -> tuple[int, str]:
         budget = self.budget
-        args: list[str | int | float] = [mode, math.ceil(budget.span * 1000), budget.safety, budget.limit, member]
+        span_ms, (lowest, highest) = math.ceil(budget.span * 1000), budget.believable_limits
+        args: list[str | int | float] = [mode, span_ms, budget.safety, budget.limit, lowest, highest, member]
         args.extend(extra)
         result = await self._call("rate limiting", self._script(keys=self._keys(key), args=args), None)
         if result is None:  # failing open

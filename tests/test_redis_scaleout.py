@@ -315,3 +315,30 @@ async def test_redis_a_wait_is_logged_at_debug(redis: RedisServer, caplog: pytes
     assert "a request of acme waits" in caplog.text and "1 requests per 0.3 s spent" in caplog.text
     await limiter.aclose()
     await client.aclose()
+
+
+async def test_redis_state_from_an_older_client_or_a_clock_step_never_holds_longer_than_a_window(
+    redis: RedisServer,
+) -> None:
+    # The previous release wrote holds with PX = the Retry-After (PTTL ~8,000 years seen) and adopted
+    # X-RateLimit-Limit: 1 unchecked, under these same key names; a Redis host whose clock steps back
+    # (failover, VM restore) leaves hold times and log scores in the future. Processes of a rolling
+    # deploy share that state.
+    limiter, client = await _redis_limiter(redis, limit=20, window=60.0)
+    seconds, micros = await client.time()
+    now_ms = seconds * 1000 + micros // 1000
+    far = now_ms + 8_000 * 365 * 24 * 3600 * 1000
+    await client.set("fintoro:rl:acme:held", far, px=far - now_ms)
+    with pytest.raises(WaitTooLong) as caught:
+        await limiter.acquire("acme", max_wait=1)
+    assert caught.value.wait <= 60.6, "a hold is one window at most, whoever wrote it"
+    assert 0 < await client.pttl("fintoro:rl:acme:held") <= 60_600, "and is rewritten with that TTL"
+
+    await client.delete("fintoro:rl:acme:held")
+    await client.zadd("fintoro:rl:acme:log", {f"future-{n}": now_ms + 3_600_000 for n in range(10)})
+    await client.set("fintoro:rl:acme:limit", 1)  # below a tenth of the 20 configured
+    for _ in range(20):
+        await limiter.acquire("acme", max_wait=0)  # the hour-ahead entries and the limit of 1 are dropped
+    await limiter.aclose()
+    await client.aclose()
+

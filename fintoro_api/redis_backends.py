@@ -93,8 +93,8 @@ if ARGV[1] == 'acquire' then
   local entry = redis.call('ZRANGE', KEYS[1], logged - allowance, logged - allowance, 'WITHSCORES')
   return {math.max(1, math.min(tonumber(entry[2]), now) + span - now), 'budget'}
 end
-if ARGV[7] ~= '' then
-  redis.call('ZADD', KEYS[1], 'XX', now, ARGV[7])
+if ARGV[7] ~= '' and redis.call('ZADD', KEYS[1], 'XX', 'CH', now, ARGV[7]) > 0 then
+  redis.call('PEXPIRE', KEYS[1], 2 * span)  -- the answer counts for a span from now, however slow it was
 end
 if tonumber(ARGV[8]) > 0 then
   limit = tonumber(ARGV[8])

@@ -342,3 +342,15 @@ async def test_redis_state_from_an_older_client_or_a_clock_step_never_holds_long
     await limiter.aclose()
     await client.aclose()
 
+
+async def test_redis_an_answer_keeps_its_log_entry_for_a_window_after_it(redis: RedisServer) -> None:
+    limiter, client = await _redis_limiter(redis, limit=1, window=60.0)
+    await limiter.acquire("acme")
+    # A slow answer: by the time it arrives, the TTL set when the request went out is nearly over.
+    await client.pexpire("fintoro:rl:acme:log", 50)
+    await limiter.observe("acme", {}, 200)
+    assert await client.pttl("fintoro:rl:acme:log") > 60_000, "the answer counts for a window from now"
+    with pytest.raises(WaitTooLong):
+        await limiter.acquire("acme", max_wait=1)
+    await limiter.aclose()
+    await client.aclose()

@@ -186,7 +186,8 @@ class Budget:
         hold, source = _seconds_until(_header(headers, "retry-after"), wall), "Retry-After"
         if hold is None:
             reset = _seconds_until(_header(headers, "x-ratelimit-reset"), 0.0)  # Unix time
-            if reset is not None and reset - wall > -self.span:  # far in the past: broken clock or value
+            # A reset already past contradicts the 429 (a server clock behind ours): unusable, not "no hold".
+            if reset is not None and reset > wall:
                 hold, source = reset - wall, "X-RateLimit-Reset"
         if hold is None:
             hold, source = self.span, "a 429 with no usable Retry-After"

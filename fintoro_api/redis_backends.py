@@ -23,7 +23,7 @@ import logging
 import math
 import time
 import uuid
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -185,7 +185,8 @@ class RedisRateLimiter(_RedisBackend):
         self._member = f"{uuid.uuid4().hex}:"
         self._sends = itertools.count()
         # Our requests in flight per key (member, send time), oldest first: an answer converts one.
-        self._in_flight: dict[str, deque[tuple[str, float]]] = {}
+        # Least recently sent-to key first, so keys whose requests were never answered are dropped in O(1).
+        self._in_flight: OrderedDict[str, deque[tuple[str, float]]] = OrderedDict()
 
     def _keys(self, key: str) -> list[str]:
         base = f"{self.prefix}:rl:{key}"
@@ -208,7 +209,7 @@ class RedisRateLimiter(_RedisBackend):
             member = f"{self._member}{next(self._sends)}"
             wait_ms, why = await self._run(key, "acquire", member)
             if wait_ms <= 0:
-                self._in_flight.setdefault(key, deque()).append((member, time.monotonic()))
+                self._sent(key, member)
                 return
             wait = wait_ms / 1000
             reason = self.budget.reason(self.budget.limit, why == "hold", 0)
@@ -216,6 +217,15 @@ class RedisRateLimiter(_RedisBackend):
                 raise WaitTooLong(wait, reason)
             logger.debug("rate limit: a request of %s waits %.2f s (%s)", key, wait, reason)
             await asyncio.sleep(wait)
+
+    def _sent(self, key: str, member: str) -> None:
+        now, flights = time.monotonic(), self._in_flight
+        flights.setdefault(key, deque()).append((member, now))
+        flights.move_to_end(key)
+        # Requests never answered (cancelled, transport errors) of keys with no later answer: Redis dropped
+        # them two spans after they were sent, and so do we, or memory grows with every company ever seen.
+        while (oldest := next(iter(flights))) != key and flights[oldest][-1][1] <= now - 2 * self.budget.span:
+            del flights[oldest]
 
     def _answered(self, key: str) -> str:
         """Our oldest request in flight for ``key`` (now answered), or "" when none is left."""

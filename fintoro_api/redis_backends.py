@@ -73,11 +73,11 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local span = tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - span)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '(' .. (now + span), '+inf')
+local held = tonumber(redis.call('GET', KEYS[2]) or '0') or 0  -- garbled: no hold
 local limit = tonumber(ARGV[4])
 local stored = tonumber(redis.call('GET', KEYS[3]) or '')
 if stored and stored >= tonumber(ARGV[5]) and stored <= tonumber(ARGV[6]) then limit = stored end
 if ARGV[1] == 'acquire' then
-  local held = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
   if held > now + span then
     held = now + span
     redis.call('SET', KEYS[2], held, 'PX', span)
@@ -103,7 +103,7 @@ end
 local hold = tonumber(ARGV[10])
 if hold >= 0 then
   local until_ms = now + hold
-  if until_ms > tonumber(redis.call('GET', KEYS[2]) or '0') then
+  if until_ms > held then
     redis.call('SET', KEYS[2], until_ms, 'PX', math.max(1, hold))
   end
 end

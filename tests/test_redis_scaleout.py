@@ -366,3 +366,14 @@ async def test_redis_requests_never_answered_are_forgotten_in_process_too(redis:
     assert list(limiter._in_flight) == ["company-new"], "memory stays bounded with many companies"
     await limiter.aclose()
     await client.aclose()
+
+
+async def test_redis_a_garbled_hold_value_is_ignored_not_an_error(redis: RedisServer) -> None:
+    limiter, client = await _redis_limiter(redis, limit=5, window=60.0, on_error="closed")
+    await client.set("fintoro:rl:acme:held", "not-a-number", px=60_000)
+    await limiter.observe("acme", {"retry-after": "2"}, 429)  # a script error here was RedisUnavailableError
+    with pytest.raises(WaitTooLong, match="held after a 429") as caught:
+        await limiter.acquire("acme", max_wait=0.5)
+    assert caught.value.wait <= 2
+    await limiter.aclose()
+    await client.aclose()

@@ -12,7 +12,8 @@ Keys are namespaced (``<prefix>:rl:<company>:...``, ``<prefix>:wh:<id>``) and
 all carry TTLs, so nothing grows without bound. When Redis cannot be reached
 within ``timeout`` seconds, ``on_error`` decides: ``"open"`` logs a warning
 and lets the request or delivery through (the in-process behaviour of a
-single worker), ``"closed"`` raises ``RedisUnavailableError``. Never a hang.
+single worker), ``"closed"`` raises ``RedisUnavailableError`` (the limiter: before a send, never
+after an answer). Never a hang.
 """
 
 from __future__ import annotations
@@ -247,7 +248,13 @@ class RedisRateLimiter(_RedisBackend):
         remaining = -1 if report.remaining is None else report.remaining
         limit_ttl_ms = math.ceil(self.budget.span * 1000) * 30  # re-learnt from every response
         member = self._answered(key) or f"{self._member}{next(self._sends)}"
-        await self._run(key, "observe", member, report.limit or 0, remaining, hold_ms, limit_ttl_ms)
+        try:
+            await self._run(key, "observe", member, report.limit or 0, remaining, hold_ms, limit_ttl_ms)
+        except RedisUnavailableError:
+            # Failing closed refuses to *send* (acquire); this request was sent and answered, and raising
+            # now would lose its answer (for a create, inviting a duplicate on retry). Its entry in the
+            # log stays as sent, so it still counts (until two spans after the send).
+            logger.warning("Redis unavailable to record an answer; the request itself succeeded")
 
 
 class RedisDedupStore(_RedisBackend):

@@ -107,7 +107,12 @@ async def save_pdfs(
             if progress is not None:
                 progress(result, done, len(documents))
 
-    async with asyncio.TaskGroup() as workers:
-        for _ in range(min(concurrency, len(documents))):
-            workers.create_task(worker())
+    try:
+        async with asyncio.TaskGroup() as workers:
+            for _ in range(min(concurrency, len(documents))):
+                workers.create_task(worker())
+    except BaseExceptionGroup as failed:
+        # Only the caller's progress callback can fail a worker (download errors are results): its error
+        # stops the batch and is raised as itself, not wrapped, so the caller's `except` sees it.
+        raise failed.exceptions[0] from None
     return [result for result in results if result is not None]

@@ -76,8 +76,9 @@ class AsyncPager(Generic[T]):
         self.pages_fetched += 1
         return page
 
-    async def _page_items(self, number: int) -> list[T]:
-        return _items_of(await self._page(number))
+    async def _page_items(self, number: int) -> tuple[list[T], int | None]:
+        page = await self._page(number)
+        return _items_of(page), _total_pages(page)
 
     async def _items(self) -> AsyncIterator[T]:
         if self.max_items == 0:
@@ -86,13 +87,12 @@ class AsyncPager(Generic[T]):
         total = getattr(first.paginator, "total_results", None)
         if isinstance(total, int) and not isinstance(total, bool):
             self.total_results = total
-        last_page = getattr(first.paginator, "total_pages", None)
-        if not isinstance(last_page, int) or isinstance(last_page, bool):
-            last_page = 1
+        last_page = _total_pages(first) or 1
         # Read ahead only pages max_items certainly needs; short pages make later ones needed one by one.
-        planned = last_page if self.max_items is None else min(last_page, -(-self.max_items // self.per_page))
+        pages_needed = None if self.max_items is None else -(-self.max_items // self.per_page)
+        planned = last_page if pages_needed is None else min(last_page, pages_needed)
         items: list[T] = _items_of(first)
-        in_flight: deque[asyncio.Task[list[T]]] = deque()
+        in_flight: deque[asyncio.Task[tuple[list[T], int | None]]] = deque()
         next_page = 2
         yielded = 0
         try:
@@ -112,7 +112,10 @@ class AsyncPager(Generic[T]):
                         return
                     in_flight.append(asyncio.create_task(self._page_items(next_page)))
                     next_page += 1
-                items = await in_flight.popleft()
+                items, total_pages = await in_flight.popleft()
+                if total_pages is not None and total_pages != last_page:  # the list grew or shrank meanwhile
+                    last_page = total_pages
+                    planned = last_page if pages_needed is None else min(last_page, pages_needed)
         finally:
             for task in in_flight:
                 task.cancel()
@@ -126,6 +129,11 @@ class AsyncPager(Generic[T]):
 
 def _items_of(page: _Page) -> list[Any]:
     return [] if isinstance(page.data, Unset) else list(page.data)
+
+
+def _total_pages(page: _Page) -> int | None:
+    pages = getattr(page.paginator, "total_pages", None)
+    return pages if isinstance(pages, int) and not isinstance(pages, bool) and pages > 0 else None
 
 
 def _check_read_ahead(pages: int) -> int:

@@ -164,6 +164,11 @@ class Budget:
         """Seconds a send stays in the log; also the longest a 429 can hold a company."""
         return self.window * (1 + self.margin)
 
+    @property
+    def believable_limits(self) -> tuple[int, int]:
+        """The range a server's limit is adopted in; outside it, the header (or stored value) is broken."""
+        return max(1, math.ceil(self.limit * _MIN_LIMIT_FRACTION)), self.limit * _MAX_LIMIT_FACTOR
+
     def allowance(self, limit: int) -> int:
         """How many sends the log may hold under a server limit of ``limit``."""
         return max(1, int(limit * self.safety))
@@ -171,9 +176,8 @@ class Budget:
     def read(self, headers: Mapping[str, str], status: int, *, wall_now: float | None = None) -> ServerReport:
         """The usable part of a response's rate-limit headers; absurd values are dropped."""
         limit = _count(_header(headers, "x-ratelimit-limit"))
-        if limit is not None and not (
-            max(1, math.ceil(self.limit * _MIN_LIMIT_FRACTION)) <= limit <= self.limit * _MAX_LIMIT_FACTOR
-        ):
+        lowest, highest = self.believable_limits
+        if limit is not None and not lowest <= limit <= highest:
             logger.debug("rate limit: ignoring X-RateLimit-Limit %s (configured %d)", limit, self.limit)
             limit = None
         if status != 429:
@@ -182,7 +186,8 @@ class Budget:
         hold, source = _seconds_until(_header(headers, "retry-after"), wall), "Retry-After"
         if hold is None:
             reset = _seconds_until(_header(headers, "x-ratelimit-reset"), 0.0)  # Unix time
-            if reset is not None and reset - wall > -self.span:  # far in the past: broken clock or value
+            # A reset already past contradicts the 429 (a server clock behind ours): unusable, not "no hold".
+            if reset is not None and reset > wall:
                 hold, source = reset - wall, "X-RateLimit-Reset"
         if hold is None:
             hold, source = self.span, "a 429 with no usable Retry-After"

@@ -12,7 +12,8 @@ Keys are namespaced (``<prefix>:rl:<company>:...``, ``<prefix>:wh:<id>``) and
 all carry TTLs, so nothing grows without bound. When Redis cannot be reached
 within ``timeout`` seconds, ``on_error`` decides: ``"open"`` logs a warning
 and lets the request or delivery through (the in-process behaviour of a
-single worker), ``"closed"`` raises ``RedisUnavailableError``. Never a hang.
+single worker), ``"closed"`` raises ``RedisUnavailableError`` (the limiter: before a send, never
+after an answer). Never a hang.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import logging
 import math
 import time
 import uuid
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -59,50 +60,60 @@ T = TypeVar("T")
 # KEYS: 1 log (sorted set: answered requests scored by answer time in ms, requests in flight by
 #       send time + span, so an unanswered one leaves two spans after it was sent), 2 hold-until (ms),
 #       3 adopted limit.
-# ARGV: 1 "acquire" | "observe", 2 span ms, 3 safety, 4 configured limit, 5 member (acquire: the new
-#       request; observe: our oldest request in flight, "" if none, and the prefix of unseen sends),
-#       observe: 6 new limit (0 = none), 7 remaining (-1 = none), 8 hold ms (-1 = none), 9 limit TTL ms.
+# ARGV: 1 "acquire" | "observe", 2 span ms, 3 safety, 4 configured limit, 5-6 the range a limit is believed
+#       in, 7 member (acquire: the new request; observe: our oldest request in flight, "" if none, and the
+#       prefix of unseen sends), observe: 8 new limit (0 = none), 9 remaining (-1 = none), 10 hold ms
+#       (-1 = none), 11 limit TTL ms.
 # Returns {ms to wait (0 = logged, go), why}. A wait that depends on a request still in flight is a
 # lower bound (it leaves one span after its answer, which is not before now): the caller re-checks.
+# Stored state is checked like a header: this script never writes a score or a hold more than one span
+# ahead, so later ones (an older client's hold, a Redis clock that stepped back) are dropped or capped.
 _BUDGET = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local span = tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - span)
-local limit = tonumber(redis.call('GET', KEYS[3]) or ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '(' .. (now + span), '+inf')
+local held = tonumber(redis.call('GET', KEYS[2]) or '0') or 0  -- garbled: no hold
+local limit = tonumber(ARGV[4])
+local stored = tonumber(redis.call('GET', KEYS[3]) or '')
+if stored and stored >= tonumber(ARGV[5]) and stored <= tonumber(ARGV[6]) then limit = stored end
 if ARGV[1] == 'acquire' then
-  local held = tonumber(redis.call('GET', KEYS[2]) or '0')
+  if held > now + span then
+    held = now + span
+    redis.call('SET', KEYS[2], held, 'PX', span)
+  end
   if held > now then return {held - now, 'hold'} end
   local allowance = math.max(1, math.floor(limit * tonumber(ARGV[3])))
   local logged = redis.call('ZCARD', KEYS[1])
   if logged < allowance then
-    redis.call('ZADD', KEYS[1], now + span, ARGV[5])
+    redis.call('ZADD', KEYS[1], now + span, ARGV[7])
     redis.call('PEXPIRE', KEYS[1], 2 * span)
     return {0, 'sent'}
   end
   local entry = redis.call('ZRANGE', KEYS[1], logged - allowance, logged - allowance, 'WITHSCORES')
   return {math.max(1, math.min(tonumber(entry[2]), now) + span - now), 'budget'}
 end
-if ARGV[5] ~= '' then
-  redis.call('ZADD', KEYS[1], 'XX', now, ARGV[5])
+if ARGV[7] ~= '' and redis.call('ZADD', KEYS[1], 'XX', 'CH', now, ARGV[7]) > 0 then
+  redis.call('PEXPIRE', KEYS[1], 2 * span)  -- the answer counts for a span from now, however slow it was
 end
-if tonumber(ARGV[6]) > 0 then
-  limit = tonumber(ARGV[6])
-  redis.call('SET', KEYS[3], ARGV[6], 'PX', ARGV[9])
+if tonumber(ARGV[8]) > 0 then
+  limit = tonumber(ARGV[8])
+  redis.call('SET', KEYS[3], ARGV[8], 'PX', ARGV[11])
 end
-local hold = tonumber(ARGV[8])
+local hold = tonumber(ARGV[10])
 if hold >= 0 then
   local until_ms = now + hold
-  if until_ms > tonumber(redis.call('GET', KEYS[2]) or '0') then
+  if until_ms > held then
     redis.call('SET', KEYS[2], until_ms, 'PX', math.max(1, hold))
   end
 end
-local remaining = tonumber(ARGV[7])
+local remaining = tonumber(ARGV[9])
 if remaining >= 0 then
   local allowance = math.max(1, math.floor(limit * tonumber(ARGV[3])))
   local unseen = math.min(limit - remaining - redis.call('ZCARD', KEYS[1]), allowance)
   for i = 1, unseen do
-    redis.call('ZADD', KEYS[1], now, ARGV[5] .. ':unseen:' .. i)
+    redis.call('ZADD', KEYS[1], now, ARGV[7] .. ':unseen:' .. i)
   end
   if unseen > 0 then redis.call('PEXPIRE', KEYS[1], 2 * span) end
 end
@@ -175,7 +186,8 @@ class RedisRateLimiter(_RedisBackend):
         self._member = f"{uuid.uuid4().hex}:"
         self._sends = itertools.count()
         # Our requests in flight per key (member, send time), oldest first: an answer converts one.
-        self._in_flight: dict[str, deque[tuple[str, float]]] = {}
+        # Least recently sent-to key first, so keys whose requests were never answered are dropped in O(1).
+        self._in_flight: OrderedDict[str, deque[tuple[str, float]]] = OrderedDict()
 
     def _keys(self, key: str) -> list[str]:
         base = f"{self.prefix}:rl:{key}"
@@ -183,7 +195,8 @@ class RedisRateLimiter(_RedisBackend):
 
     async def _run(self, key: str, mode: str, member: str, *extra: int) -> tuple[int, str]:
         budget = self.budget
-        args: list[str | int | float] = [mode, math.ceil(budget.span * 1000), budget.safety, budget.limit, member]
+        span_ms, (lowest, highest) = math.ceil(budget.span * 1000), budget.believable_limits
+        args: list[str | int | float] = [mode, span_ms, budget.safety, budget.limit, lowest, highest, member]
         args.extend(extra)
         result = await self._call("rate limiting", self._script(keys=self._keys(key), args=args), None)
         if result is None:  # failing open
@@ -197,7 +210,7 @@ class RedisRateLimiter(_RedisBackend):
             member = f"{self._member}{next(self._sends)}"
             wait_ms, why = await self._run(key, "acquire", member)
             if wait_ms <= 0:
-                self._in_flight.setdefault(key, deque()).append((member, time.monotonic()))
+                self._sent(key, member)
                 return
             wait = wait_ms / 1000
             reason = self.budget.reason(self.budget.limit, why == "hold", 0)
@@ -205,6 +218,15 @@ class RedisRateLimiter(_RedisBackend):
                 raise WaitTooLong(wait, reason)
             logger.debug("rate limit: a request of %s waits %.2f s (%s)", key, wait, reason)
             await asyncio.sleep(wait)
+
+    def _sent(self, key: str, member: str) -> None:
+        now, flights = time.monotonic(), self._in_flight
+        flights.setdefault(key, deque()).append((member, now))
+        flights.move_to_end(key)
+        # Requests never answered (cancelled, transport errors) of keys with no later answer: Redis dropped
+        # them two spans after they were sent, and so do we, or memory grows with every company ever seen.
+        while (oldest := next(iter(flights))) != key and flights[oldest][-1][1] <= now - 2 * self.budget.span:
+            del flights[oldest]
 
     def _answered(self, key: str) -> str:
         """Our oldest request in flight for ``key`` (now answered), or "" when none is left."""
@@ -226,7 +248,13 @@ class RedisRateLimiter(_RedisBackend):
         remaining = -1 if report.remaining is None else report.remaining
         limit_ttl_ms = math.ceil(self.budget.span * 1000) * 30  # re-learnt from every response
         member = self._answered(key) or f"{self._member}{next(self._sends)}"
-        await self._run(key, "observe", member, report.limit or 0, remaining, hold_ms, limit_ttl_ms)
+        try:
+            await self._run(key, "observe", member, report.limit or 0, remaining, hold_ms, limit_ttl_ms)
+        except RedisUnavailableError:
+            # Failing closed refuses to *send* (acquire); this request was sent and answered, and raising
+            # now would lose its answer (for a create, inviting a duplicate on retry). Its entry in the
+            # log stays as sent, so it still counts (until two spans after the send).
+            logger.warning("Redis unavailable to record an answer; the request itself succeeded")
 
 
 class RedisDedupStore(_RedisBackend):

@@ -10,7 +10,15 @@ from typing import Any
 import pytest
 
 from codegen.facade import class_name as codegen_class_name
-from fintoro_api import FintoroClient, InMemoryRateLimiter, NoRateLimit, NotFoundError, SavedPdf, ServerError
+from fintoro_api import (
+    DownloadInterruptedError,
+    FintoroClient,
+    InMemoryRateLimiter,
+    NoRateLimit,
+    NotFoundError,
+    SavedPdf,
+    ServerError,
+)
 from fintoro_api._bulk import DEFAULT_CONCURRENCY, pdf_routes
 from fintoro_api.models import ClientCreateInput, InvoiceInput
 from fintoro_api.testing import FakeFintoro
@@ -24,10 +32,16 @@ def pdf_of(document: int) -> bytes:
 
 
 class PdfServer:
-    """/<documents>/<id>/pdf: a PDF, except 404 for ``missing`` and 500 for ``broken``; tracks concurrency."""
+    """/<documents>/<id>/pdf: a PDF, except 404 for ``missing``, 500 for ``broken``, half a body for ``cut``."""
 
-    def __init__(self, *, missing: frozenset[int] = frozenset(), broken: frozenset[int] = frozenset()) -> None:
-        self.missing, self.broken = missing, broken
+    def __init__(
+        self,
+        *,
+        missing: frozenset[int] = frozenset(),
+        broken: frozenset[int] = frozenset(),
+        cut: frozenset[int] = frozenset(),
+    ) -> None:
+        self.missing, self.broken, self.cut = missing, broken, cut
         self.paths: list[str] = []
         self.in_flight = 0
         self.most_in_flight = 0
@@ -43,6 +57,12 @@ class PdfServer:
                 await respond(send, 404, {"message": "Not found."}, headers)
             elif document in self.broken:
                 await respond(send, 500, {"message": "Server Error"}, headers)
+            elif document in self.cut:  # Content-Length promises the whole PDF; the connection closes halfway
+                pdf = pdf_of(document)
+                start = {"type": "http.response.start", "status": 200}
+                names = [(b"content-type", b"application/pdf"), (b"content-length", str(len(pdf)).encode())]
+                await send({**start, "headers": names})
+                await send({"type": "http.response.body", "body": pdf[: len(pdf) // 2], "more_body": True})
             else:
                 pdf_headers = {**headers, "Content-Type": "application/pdf"}
                 await respond(send, 200, raw=pdf_of(document), headers=pdf_headers)
@@ -170,3 +190,44 @@ async def test_the_facade_checks_its_input_like_the_client_before_any_request(tm
         with pytest.raises(ValueError, match="concurrency"):
             await client.quotations.save_pdfs([4], tmp_path, concurrency=0)
     assert list(tmp_path.iterdir()) == []
+
+
+async def test_a_progress_callback_that_raises_stops_the_batch_with_its_own_error(tmp_path: Path) -> None:
+    pdfs = PdfServer()
+    server = WindowedBudget(limit=1000, window=1.0, inner=pdfs)
+
+    def on_progress(result: SavedPdf, done: int, total: int) -> None:
+        if done == 3:
+            raise KeyError("the caller's bug")
+
+    async with serve(server) as url, FintoroClient("t", base_url=url, rate_limiter=NoRateLimit()) as client:
+        with pytest.raises(KeyError, match="the caller's bug"):  # itself, not wrapped in an ExceptionGroup
+            await client.save_pdfs("invoices", list(range(1, 40)), tmp_path, concurrency=4, progress=on_progress)
+    for path in tmp_path.iterdir():  # the documents saved before it are complete; nothing partial, no temp file
+        assert not path.name.startswith(".") and path.read_bytes() == pdf_of(int(path.stem.split("-")[1]))
+
+
+async def test_cancelling_a_batch_leaves_only_complete_files(tmp_path: Path) -> None:
+    pdfs = PdfServer()
+    server = WindowedBudget(limit=1000, window=1.0, inner=pdfs)
+    async with serve(server) as url, FintoroClient("t", base_url=url, rate_limiter=NoRateLimit()) as client:
+        batch = asyncio.create_task(client.save_pdfs("invoices", list(range(1, 200)), tmp_path, concurrency=8))
+        while len(pdfs.paths) < 20:
+            await asyncio.sleep(0.001)
+        batch.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await batch
+    saved = list(tmp_path.iterdir())
+    assert 0 < len(saved) < 199
+    for path in saved:
+        assert not path.name.startswith(".") and path.read_bytes() == pdf_of(int(path.stem.split("-")[1]))
+
+
+async def test_a_pdf_cut_mid_body_is_a_typed_result_and_leaves_no_file(tmp_path: Path) -> None:
+    pdfs = PdfServer(cut=frozenset({2}))
+    server = WindowedBudget(limit=1000, window=1.0, inner=pdfs)
+    async with serve(server) as url, FintoroClient("t", base_url=url, rate_limiter=NoRateLimit()) as client:
+        results = await client.save_pdfs("invoices", [1, 2, 3], tmp_path)
+    assert [r.ok for r in results] == [True, False, True]
+    assert isinstance(results[1].error, DownloadInterruptedError)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["invoice-1.pdf", "invoice-3.pdf"], "no partial, no temp"

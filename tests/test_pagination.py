@@ -239,3 +239,19 @@ async def test_the_fakes_invoices_come_the_same_with_and_without_read_ahead() ->
         assert numbers == [(i.id, i.number) async for i in ahead]
     assert len(set(numbers)) == 23 and sequential.pages_fetched == ahead.pages_fetched == 5
     assert {i for i, _ in numbers} == {record["id"] for record in fake.records(token, "invoices")}
+
+
+class GrowingPages(Pages):
+    """A list that grows while it is paged: page 1 says 3 pages, every later page says 5."""
+
+    async def __call__(self, page: int, per_page: int) -> Page:
+        self.total = 300 if page == 1 else 500
+        return await super().__call__(page, per_page)
+
+
+@pytest.mark.parametrize("read_ahead", [0, 1, 16])
+async def test_a_list_that_grows_while_paged_is_read_to_its_latest_last_page(read_ahead: int) -> None:
+    pages = GrowingPages(300)
+    pager: AsyncPager[int] = AsyncPager(pages, per_page=100, per_page_max=500, read_ahead=read_ahead)
+    assert [item async for item in pager] == list(range(1, 501)), "pages 4 and 5 appeared after page 1 was read"
+    assert sorted(pages.requested) == [1, 2, 3, 4, 5]

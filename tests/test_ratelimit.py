@@ -177,6 +177,10 @@ HOSTILE_429S = [
     ({"x-ratelimit-reset": "-1"}, SPAN),
     ({"x-ratelimit-reset": "nan"}, SPAN),
     ({"x-ratelimit-reset": "{now+2}"}, 2.0),
+    # A reset already past contradicts the 429 (a server clock behind ours): no usable value, not "no hold",
+    # which let every other task of the company run into the still-full window.
+    ({"x-ratelimit-reset": "{now-10}"}, SPAN),
+    ({"x-ratelimit-reset": "{now}"}, SPAN),
     ({"retry-after": "7"}, 7.0),
 ]
 
@@ -192,6 +196,8 @@ async def test_a_429_holds_at_most_one_window_whatever_its_headers_say(
     now = wall.time()
     headers = {name: value.replace("{now+3600}", str(int(now) + 3600)) for name, value in headers.items()}
     headers = {name: value.replace("{now+2}", str(now + 2)) for name, value in headers.items()}
+    headers = {name: value.replace("{now-10}", str(now - 10)) for name, value in headers.items()}
+    headers = {name: value.replace("{now}", str(now)) for name, value in headers.items()}
     await limiter.observe("acme", headers, 429)  # never raises
     if expected_hold:
         with pytest.raises(WaitTooLong, match="held after a 429") as caught:

@@ -33,6 +33,7 @@ _EXPORTS: dict[str, str] = {
     "NoRateLimit": "._ratelimit",
     "RateLimitInfo": "._headers",
     "RateLimiter": "._ratelimit",
+    "WaitTooLong": "._ratelimit",
     "Response": ".types",
     "RetryPolicy": "._retry",
     "SavedPdf": "._bulk",
@@ -187,6 +188,9 @@ if TYPE_CHECKING:  # for type checkers: the same names as _EXPORTS, imported eag
     )
     from ._ratelimit import (
         RateLimiter as RateLimiter,
+    )
+    from ._ratelimit import (
+        WaitTooLong as WaitTooLong,
     )
     from ._retry import (
         RetryPolicy as RetryPolicy,

@@ -65,7 +65,9 @@ _DIGITS = re.compile(r"\d{1,9}")
 class WaitTooLong(Exception):
     """Raised by ``acquire`` instead of sleeping when the wait needed exceeds ``max_wait``.
 
-    The request pipeline turns it into the public ``RateLimitError``; it is not a FintoroError.
+    Public for authors of ``RateLimiter`` backends: it is the limiter's side of the seam. Callers
+    of the client never see it: the request pipeline turns it into ``RateLimitDeadlineError`` (a
+    ``RateLimitError``), so it is deliberately not a FintoroError.
     """
 
     def __init__(self, wait: float, reason: str) -> None:

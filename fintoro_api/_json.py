@@ -16,8 +16,16 @@ _string = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def loads(data: bytes | str) -> Any:
-    """Parse JSON; ``15.5`` becomes ``Decimal("15.5")`` exactly, integers stay ``int``."""
-    return json.loads(data, parse_float=Decimal)
+    """Parse JSON; ``15.5`` becomes ``Decimal("15.5")`` exactly, integers stay ``int``.
+
+    ``NaN``, ``Infinity`` and ``-Infinity`` are not JSON (RFC 8259): Python's parser takes
+    them, so they are refused here, wherever they stand (in a field no model reads too).
+    """
+    return json.loads(data, parse_float=Decimal, parse_constant=_not_json)
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON number")
 
 
 def dumps(value: Any) -> bytes:

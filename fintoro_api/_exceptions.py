@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -110,11 +110,12 @@ class APIResponseValidationError(APIError):
 
     response: httpx.Response
     status_code: int
+    _problem: ClassVar[str] = "with a body that does not match the API schema: "
 
     def __init__(self, response: httpx.Response, detail: str) -> None:
         super().__init__(
             f"{response.request.method} {response.request.url.path} returned {response.status_code} "
-            f"with a body that does not match the API schema: {detail}",
+            f"{self._problem}{detail}",
             request=response.request,
             request_id=request_id_of(response.headers),
         )
@@ -133,17 +134,10 @@ class ResponseTooLargeError(APIResponseValidationError):
     """
 
     limit: int
+    _problem: ClassVar[str] = "with a body "
 
     def __init__(self, response: httpx.Response, limit: int) -> None:
-        APIError.__init__(
-            self,
-            f"{response.request.method} {response.request.url.path} returned {response.status_code} with a body "
-            f"larger than max_response_bytes={limit} once decoded; reading stopped there",
-            request=response.request,
-            request_id=request_id_of(response.headers),
-        )
-        self.response = response
-        self.status_code = response.status_code
+        super().__init__(response, f"larger than max_response_bytes={limit} once decoded; reading stopped there")
         self.limit = limit
 
 

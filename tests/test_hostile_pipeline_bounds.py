@@ -199,6 +199,7 @@ async def test_a_100_kb_request_id_is_cut_and_cleaned_in_errors_and_log_lines(ca
             Reply(404, {**JSON, "X-Request-Id": hostile}, b'{"message": "No query results."}'),
             Reply(200, {**JSON, "X-Request-Id": hostile}, b'{"name": 5}'),
             Reply(404, {**JSON, "X-Request-Id": "6f1c2b3a-0d4e-4f5a-9b8c-7d6e5f4a3b2c"}, b'{"message": "gone"}'),
+            Reply(200, {**JSON, "X-Request-Id": hostile}, WHOAMI),
         ]
     )
     server = Recorder(lambda request: next(replies))
@@ -210,13 +211,15 @@ async def test_a_100_kb_request_id_is_cut_and_cleaned_in_errors_and_log_lines(ca
             await client.whoami.show()
         with pytest.raises(NotFoundError) as usual:
             await client.invoices.show(2)
+        raw = await client.whoami.with_raw_response.show()
+    assert raw.request_id == schema.value.request_id, "a 2xx keeps the same cut id"
     for error in (status.value, schema.value):
         assert error.request_id is not None and len(error.request_id) == 128
         assert error.request_id.startswith("req-A") and error.request_id.endswith("…")
         assert len(str(error)) < 600 and "\t" not in str(error) and "\xe9" not in str(error)
     assert usual.value.request_id == "6f1c2b3a-0d4e-4f5a-9b8c-7d6e5f4a3b2c", "an ordinary id is kept as sent"
     lines = [record.getMessage() for record in caplog.records if record.name == "fintoro_api"]
-    assert len(lines) == 3 and all(len(line) < 400 and "\t" not in line for line in lines)
+    assert len(lines) == 4 and all(len(line) < 400 and "\t" not in line for line in lines)
 
 
 # --- 3. a read timeout mid-download is a timeout and an interruption -------------------------------------------

@@ -238,7 +238,7 @@ def main() -> None:
     spec, _ = load_vendored()
     with tempfile.TemporaryDirectory(prefix="fintoro-bench-pipeline-") as tmp:
         payload = Path(tmp) / "invoice.json"
-        payload.write_bytes(parse.invoice_payload(spec))
+        payload.write_bytes(parse.payloads(spec)["detail"])
         cpu_ratio(payload)
         connections_opened(payload)
 

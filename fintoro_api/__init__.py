@@ -25,6 +25,7 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     "AsyncPager": "._pagination",
     "DEFAULT_BASE_URL": "._client",
+    "DEFAULT_MAX_RESPONSE_BYTES": "._body",
     "DEFAULT_MAX_RETRIES": "._client",
     "DEFAULT_TIMEOUT": "._client",
     "Download": "._transfers",
@@ -52,14 +53,17 @@ _EXPORTS: dict[str, str] = {
             "AuthenticationError",
             "ConflictError",
             "DownloadInterruptedError",
+            "DownloadTimeoutError",
             "FintoroError",
             "IdempotencyConflictError",
             "NotFoundError",
+            "NotModifiedError",
             "PermissionDeniedError",
             "RateLimitDeadlineError",
             "RateLimitError",
             "RedirectError",
             "RequestValidationError",
+            "ResponseTooLargeError",
             "ServerError",
             "ServiceUnavailableError",
             "TooManyRequestsError",
@@ -87,6 +91,9 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers: the same names as _EXPORTS, imported eagerly
+    from ._body import (
+        DEFAULT_MAX_RESPONSE_BYTES as DEFAULT_MAX_RESPONSE_BYTES,
+    )
     from ._bulk import (
         SavedPdf as SavedPdf,
     )
@@ -130,6 +137,9 @@ if TYPE_CHECKING:  # for type checkers: the same names as _EXPORTS, imported eag
         DownloadInterruptedError as DownloadInterruptedError,
     )
     from ._exceptions import (
+        DownloadTimeoutError as DownloadTimeoutError,
+    )
+    from ._exceptions import (
         FintoroError as FintoroError,
     )
     from ._exceptions import (
@@ -137,6 +147,9 @@ if TYPE_CHECKING:  # for type checkers: the same names as _EXPORTS, imported eag
     )
     from ._exceptions import (
         NotFoundError as NotFoundError,
+    )
+    from ._exceptions import (
+        NotModifiedError as NotModifiedError,
     )
     from ._exceptions import (
         PermissionDeniedError as PermissionDeniedError,
@@ -152,6 +165,9 @@ if TYPE_CHECKING:  # for type checkers: the same names as _EXPORTS, imported eag
     )
     from ._exceptions import (
         RequestValidationError as RequestValidationError,
+    )
+    from ._exceptions import (
+        ResponseTooLargeError as ResponseTooLargeError,
     )
     from ._exceptions import (
         ServerError as ServerError,

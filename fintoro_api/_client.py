@@ -21,6 +21,7 @@ import attrs
 import httpx
 
 from . import _bulk, _transfers
+from ._body import DEFAULT_MAX_RESPONSE_BYTES
 from ._headers import RateLimitInfo, check_accept_language
 from ._http import Core, NoCookies, ScopeOptions, Sender
 from ._logging import setup_from_env
@@ -115,6 +116,9 @@ class FintoroClient(Resources):
         company: rate-limit key for this token's company when known (scopes with the same key
             share one budget); otherwise learned by ``current_company()`` or keyed by token.
         cache_lookups: cache the fixed lookups (countries, currencies, ...) per token and language.
+        max_response_bytes: the most bytes of one response body (counted decoded, as it is read)
+            held in memory; a 2xx past it raises ``ResponseTooLargeError``, an error status keeps its
+            typed error without the body. Default 64 MiB. Streamed downloads are not capped.
     """
 
     def __init__(
@@ -131,10 +135,13 @@ class FintoroClient(Resources):
         rate_limiter: RateLimiter | None = None,
         company: str | None = None,
         cache_lookups: bool = True,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         setup_from_env()
         if http_client is not None and transport is not None:
             raise ValueError("pass either http_client or transport, not both")
+        if isinstance(max_response_bytes, bool) or not isinstance(max_response_bytes, int) or max_response_bytes < 1:
+            raise ValueError(f"max_response_bytes must be a positive number of bytes, got {max_response_bytes!r}")
         phase_timeouts, deadline = _timeouts(timeout)
         options = ScopeOptions(
             token=bearer_token(token),
@@ -152,6 +159,7 @@ class FintoroClient(Resources):
             limiter=rate_limiter if rate_limiter is not None else InMemoryRateLimiter(),
             lookup_cache=LookupCache() if cache_lookups else None,
             user_agent=f"fintoro-api/{_version()} python/{sys.version_info.major}.{sys.version_info.minor}",
+            max_response_bytes=max_response_bytes,
         )
         self._init_scope(core, options, is_root=True)
 

@@ -55,7 +55,7 @@ def parsing(response: httpx.Response) -> Iterator[None]:
         yield
     except RecursionError:  # JSON nested thousands deep: no schema of ours is
         raise APIResponseValidationError(response, "JSON nested too deeply") from None
-    except SchemaMismatch as exc:  # already names the JSON path: "Invoice.items[3].vatRate: expected number, ..."
+    except (SchemaMismatch, _json.NotJSONNumberError) as exc:  # already name the JSON path: "items[3].vatRate: ..."
         raise APIResponseValidationError(response, str(exc)) from exc
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise APIResponseValidationError(response, f"{type(exc).__name__}: {exc}") from exc

@@ -6,14 +6,17 @@
     ├── APIError                          tied to one HTTP request; .request, .request_id
     │   ├── APIConnectionError            not sent, or no complete response
     │   │   ├── APITimeoutError           an httpx timeout or the call's total deadline
+    │   │   │   └── DownloadTimeoutError  a read timed out mid-download (also a DownloadInterruptedError)
     │   │   └── DownloadInterruptedError  the connection broke mid-body; nothing saved
     │   ├── APIResponseValidationError    a 2xx whose body does not fit the schema
-    │   │   └── UnexpectedContentTypeError
+    │   │   ├── UnexpectedContentTypeError
+    │   │   └── ResponseTooLargeError     a 2xx body past max_response_bytes; reading stopped there
     │   ├── RateLimitError                .retry_after; catches both kinds below
     │   │   ├── TooManyRequestsError      the server's 429 (also an APIStatusError)
     │   │   └── RateLimitDeadlineError    the wait would outlast the call's deadline; not sent
     │   └── APIStatusError                any non-2xx response; .status_code, .body
     │       ├── RedirectError             3xx: redirects are never followed
+    │       ├── NotModifiedError          304 to a request that was not conditional (a broken cache)
     │       ├── AuthenticationError       401
     │       ├── PermissionDeniedError     403
     │       ├── NotFoundError             404
@@ -41,7 +44,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -50,6 +53,8 @@ from ._headers import RateLimitInfo, parse_retry_after, request_id_of
 _MESSAGE_LIMIT = 300
 _FIELD_ERRORS_SHOWN = 3
 IDEMPOTENCY_CONFLICT = "Idempotency-Key reused with different request payload"
+# Response extension set on a non-2xx response whose body was over the limit and not kept: the limit.
+BODY_OVER_LIMIT = "fintoro_body_over_limit"
 
 
 class FintoroError(Exception):
@@ -91,16 +96,26 @@ class DownloadInterruptedError(APIConnectionError):
     """The connection broke after the body had started; nothing was saved."""
 
 
+class DownloadTimeoutError(DownloadInterruptedError, APITimeoutError):
+    """A read timed out after the download's body had started; nothing was saved.
+
+    Both an ``APITimeoutError`` (``except APITimeoutError`` catches every timeout)
+    and a ``DownloadInterruptedError`` (``except DownloadInterruptedError`` catches
+    every download cut mid-body).
+    """
+
+
 class APIResponseValidationError(APIError):
     """A 2xx response whose body does not match the schema (or an undeclared 2xx status)."""
 
     response: httpx.Response
     status_code: int
+    _problem: ClassVar[str] = "with a body that does not match the API schema: "
 
     def __init__(self, response: httpx.Response, detail: str) -> None:
         super().__init__(
             f"{response.request.method} {response.request.url.path} returned {response.status_code} "
-            f"with a body that does not match the API schema: {detail}",
+            f"{self._problem}{detail}",
             request=response.request,
             request_id=request_id_of(response.headers),
         )
@@ -110,6 +125,20 @@ class APIResponseValidationError(APIError):
 
 class UnexpectedContentTypeError(APIResponseValidationError):
     """A 2xx download whose Content-Type is not what the endpoint serves (e.g. HTML instead of a PDF)."""
+
+
+class ResponseTooLargeError(APIResponseValidationError):
+    """A 2xx body larger than ``max_response_bytes`` once decoded; reading stopped at the limit.
+
+    ``limit`` is that limit in bytes. Streamed downloads are not capped.
+    """
+
+    limit: int
+    _problem: ClassVar[str] = "with a body "
+
+    def __init__(self, response: httpx.Response, limit: int) -> None:
+        super().__init__(response, f"larger than max_response_bytes={limit} once decoded; reading stopped there")
+        self.limit = limit
 
 
 class APIStatusError(APIError):
@@ -128,6 +157,9 @@ class APIStatusError(APIError):
         self.headers = response.headers
         self.body = body
         detail = message or _message_of(body) or response.reason_phrase or "error"
+        cut_at = response.extensions.get(BODY_OVER_LIMIT)
+        if cut_at is not None:
+            detail = f"{detail} (its body, over max_response_bytes={cut_at} once decoded, was not kept)"
         APIError.__init__(
             self,
             f"{response.status_code} {detail}",
@@ -148,6 +180,21 @@ class RedirectError(APIStatusError):
         self.location_origin = _origin_of_location(response)
         where = f"to {self.location_origin}" if self.location_origin else "without a usable Location"
         super().__init__(response, message=f"redirect {where} not followed (fintoro_api never follows redirects)")
+
+
+class NotModifiedError(APIStatusError):
+    """304 to a request that was not conditional: a cache or proxy between us and Fintoro answered wrongly.
+
+    fintoro_api never sends ``If-None-Match`` or ``If-Modified-Since``, so a 304 carries no
+    body to use and nothing to be redirected to; it is not retried.
+    """
+
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(
+            response,
+            message="Not Modified to a request that was not conditional (fintoro_api sends no If-None-Match or "
+            "If-Modified-Since): a cache or proxy between this client and the API answered wrongly",
+        )
 
 
 class AuthenticationError(APIStatusError):
@@ -301,6 +348,8 @@ _BY_STATUS: dict[int, type[APIStatusError]] = {
 
 def status_error(response: httpx.Response) -> APIStatusError:
     """The typed error for a non-2xx response whose body has been read."""
+    if response.status_code == 304:
+        return NotModifiedError(response)
     if 300 <= response.status_code < 400:
         return RedirectError(response)
     body = _decode_body(response)

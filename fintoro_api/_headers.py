@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import math
+import re
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -12,6 +13,9 @@ import attrs
 import httpx
 
 _MAX_DIGITS = 18  # fits an int64; anything longer is not a count or a Unix time
+REQUEST_ID_LIMIT = 128  # characters of X-Request-Id kept (Fintoro's are UUIDs, 36)
+_REQUEST_ID_SCAN = 16 * REQUEST_ID_LIMIT  # characters looked at; past these nothing is kept anyway
+_UNPRINTABLE = re.compile(r"[^\x20-\x7e]+")
 
 
 # Headers that describe how a body travelled, not what it is.
@@ -34,7 +38,19 @@ def check_accept_language(value: str | None) -> str | None:
 
 
 def request_id_of(headers: Mapping[str, str]) -> str | None:
-    return headers.get("x-request-id")
+    """The response's X-Request-Id as we keep and print it: printable ASCII, at most 128 characters.
+
+    The value is the server's (or a proxy's): one of 100 KB, or with control characters
+    that forge log lines, would otherwise be copied into every error message and log line.
+    None when absent or when nothing printable is left.
+    """
+    value = headers.get("x-request-id")
+    if value is None or (len(value) <= REQUEST_ID_LIMIT and value.isascii() and value.isprintable()):
+        return value or None  # the usual id (a UUID): kept as sent
+    printable = _UNPRINTABLE.sub("", value[:_REQUEST_ID_SCAN]).strip()
+    if len(printable) > REQUEST_ID_LIMIT:
+        printable = printable[: REQUEST_ID_LIMIT - 1] + "…"
+    return printable or None
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:

@@ -9,7 +9,9 @@ call, top to bottom:
 ``send``          the call's total deadline and the retry loop
                   (``RetryPolicy.next_delay`` decides every resend);
 ``_attempt``      rate-limit wait (``max_wait`` = what the deadline has left),
-                  one exchange with redirects off (``Core.exchange``), limiter feedback;
+                  one exchange with redirects off (``Core.exchange``), its body read
+                  up to ``max_response_bytes`` (``_body``), limiter feedback (also
+                  when no answer came: a transport error, the deadline, a cancellation);
 ``_error``        the typed error for the last outcome (``_exceptions``).
 
 Requests are built here, not by the httpx client: only our headers travel
@@ -30,18 +32,21 @@ import attrs
 import httpx
 
 from . import _json
+from ._body import DEFAULT_MAX_RESPONSE_BYTES, read_bounded
 from ._contract import operation_of, prepare
 from ._exceptions import (
+    BODY_OVER_LIMIT,
     AlreadyDeletedError,
     APIConnectionError,
     APIError,
     APITimeoutError,
     RateLimitDeadlineError,
+    ResponseTooLargeError,
     UnsafeURLError,
     status_error,
 )
 from ._headers import without_wire_headers
-from ._logging import log_attempt
+from ._logging import log_attempt, logger
 from ._lookup_cache import LookupCache
 from ._ratelimit import RateLimiter, WaitTooLong
 from ._retry import NOT_SENT_ERRORS, RetryPolicy
@@ -97,6 +102,7 @@ class Core:
 
     Requests go straight to ``transport`` (our pool) when there is one, else through a caller's
     ``http_client`` (its transport, proxy mounts and event hooks); ``owns_pool``: ``aclose()`` closes it.
+    ``max_response_bytes`` bounds every body read into memory (streamed downloads excepted).
     """
 
     http: httpx.AsyncClient | httpx.AsyncBaseTransport
@@ -105,6 +111,7 @@ class Core:
     limiter: RateLimiter
     lookup_cache: LookupCache | None
     user_agent: str
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     # token fingerprint -> company key, learned from /whoami (never the token itself)
     companies: dict[str, str] = attrs.field(factory=dict)
     closed: bool = False
@@ -116,22 +123,19 @@ class Core:
         self._base = str(self.base_url).rstrip("/")
 
     async def exchange(self, request: httpx.Request, *, stream: bool) -> httpx.Response:
-        """One HTTP exchange, never following a redirect; the body is read unless ``stream``.
+        """One HTTP exchange, never following a redirect; the body is read (bounded) unless a 2xx ``stream``.
 
         Our own pool is called directly: httpx.AsyncClient.send would add auth, cookie and
         redirect machinery this layer does not use (about 15% of the client's CPU per request).
         """
         if isinstance(self.http, httpx.AsyncClient):
-            return await self.http.send(request, auth=None, follow_redirects=False, stream=stream)
-        response = await self.http.handle_async_request(request)
-        response.request = request
-        if not stream:
-            try:
-                await response.aread()  # returns the connection to the pool once read
-            except BaseException:
-                await response.aclose()
-                raise
-        return response
+            response = await self.http.send(request, auth=None, follow_redirects=False, stream=True)
+        else:
+            response = await self.http.handle_async_request(request)
+            response.request = request
+        if stream and response.is_success:
+            return response
+        return await read_bounded(response, self.max_response_bytes)  # closes it; the connection goes back
 
     async def aclose(self) -> None:
         self.closed = True
@@ -268,6 +272,8 @@ class Sender:
         while True:
             outcome = await self._attempt(request, deadline, stream=stream, attempt=retries + 1)
             if isinstance(outcome, httpx.Response) and outcome.is_success:
+                if BODY_OVER_LIMIT in outcome.extensions:
+                    raise ResponseTooLargeError(outcome, outcome.extensions[BODY_OVER_LIMIT])
                 return outcome
             delay = None if isinstance(outcome, _DeadlinePassed) else policy.next_delay(request, outcome, retries)
             if delay is not None and deadline.allows(delay):
@@ -291,8 +297,10 @@ class Sender:
                 await self._core.limiter.acquire(key, max_wait=deadline.remaining())
                 started = time.monotonic()
                 response = await self._core.exchange(request, stream=stream)
-                if stream and not response.is_success:
-                    await _read_and_close(response)
+        except asyncio.CancelledError:
+            if started is not None:
+                await self._unanswered(key)
+            raise
         except WaitTooLong as exc:
             raise RateLimitDeadlineError(exc.wait, request=request) from None
         except httpx.HTTPStatusError as exc:
@@ -302,9 +310,13 @@ class Sender:
                 exc.response.status_code, headers=without_wire_headers(exc.response.headers), request=request
             )
         except httpx.HTTPError as exc:
+            if started is not None:
+                await self._unanswered(key)
             log_attempt(request, exc, started or time.monotonic(), attempt)
             return exc
         except TimeoutError:
+            if started is not None:
+                await self._unanswered(key)
             if not scope.expired():
                 if started is None:  # the limiter's own failure, not ours to rename
                     raise
@@ -320,6 +332,19 @@ class Sender:
         log_attempt(request, response, started or time.monotonic(), attempt)
         await self._core.limiter.observe(key, response.headers, response.status_code)
         return response
+
+    async def _unanswered(self, key: str) -> None:
+        """Tell the limiter a request it let go got no usable answer (status 0, no headers).
+
+        Its slot is then counted from now and freed after one window; left in flight it
+        would hold the slot for two. Shielded, so a second cancellation cannot cut the
+        limiter's bookkeeping short; a limiter failure here is logged, never raised over
+        the error (or cancellation) that ended the attempt.
+        """
+        try:
+            await asyncio.shield(self._core.limiter.observe(key, {}, 0))
+        except Exception as exc:
+            logger.debug("rate limiter: observe() after an unanswered request failed: %s", type(exc).__name__)
 
     def _error(
         self, request: httpx.Request, outcome: httpx.Response | Exception, deadline: _Deadline, may_have_acted: bool
@@ -345,10 +370,3 @@ def _may_have_acted(outcome: httpx.Response | Exception) -> bool:
     if isinstance(outcome, httpx.Response):
         return outcome.status_code != 429  # the throttle rejects before handling
     return not isinstance(outcome, NOT_SENT_ERRORS)
-
-
-async def _read_and_close(response: httpx.Response) -> None:
-    try:
-        await response.aread()
-    finally:
-        await response.aclose()

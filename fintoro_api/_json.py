@@ -15,9 +15,49 @@ from typing import Any
 _string = json.JSONEncoder(ensure_ascii=False).encode
 
 
+class NotJSONNumberError(ValueError):
+    """``NaN``, ``Infinity`` or ``-Infinity`` in a body: Python's parser takes them; JSON (RFC 8259) has none.
+
+    ``str()`` names where: ``items[3].vatRate: NaN is not a JSON number``.
+    """
+
+
 def loads(data: bytes | str) -> Any:
-    """Parse JSON; ``15.5`` becomes ``Decimal("15.5")`` exactly, integers stay ``int``."""
-    return json.loads(data, parse_float=Decimal)
+    """Parse JSON; ``15.5`` becomes ``Decimal("15.5")`` exactly, integers stay ``int``.
+
+    ``NaN`` and ``Infinity`` are refused wherever they stand, in a field no model
+    reads too (``NotJSONNumberError``).
+    """
+    try:
+        return json.loads(data, parse_float=Decimal, parse_constant=_refuse)
+    except _Refused:
+        pass
+    path, constant = _where(json.loads(data, parse_float=Decimal, parse_constant=_Constant)) or ("", "NaN")
+    raise NotJSONNumberError(f"{path + ': ' if path else ''}{constant} is not a JSON number")
+
+
+class _Refused(Exception):
+    pass
+
+
+class _Constant(str):
+    """A NaN/Infinity literal as found, only while locating it for the error message."""
+
+
+def _refuse(constant: str) -> Any:
+    raise _Refused
+
+
+def _where(value: Any, path: str = "") -> tuple[str, str] | None:
+    """(JSON path, literal) of the first NaN/Infinity in ``value``."""
+    if isinstance(value, _Constant):
+        return path, str(value)
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _where(item, f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}" if path else key)
+        if found is not None:
+            return found
+    return None
 
 
 def dumps(value: Any) -> bytes:

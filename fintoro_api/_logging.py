@@ -12,6 +12,8 @@ import time
 
 import httpx
 
+from ._headers import request_id_of
+
 logger = logging.getLogger("fintoro_api")
 _configured = False
 
@@ -35,7 +37,7 @@ def log_attempt(request: httpx.Request, outcome: httpx.Response | BaseException,
     if not logger.isEnabledFor(logging.DEBUG):
         return
     if isinstance(outcome, httpx.Response):
-        result, request_id = str(outcome.status_code), outcome.headers.get("x-request-id")
+        result, request_id = str(outcome.status_code), request_id_of(outcome.headers)
     else:
         result, request_id = type(outcome).__name__, None
     logger.debug(

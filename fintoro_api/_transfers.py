@@ -32,7 +32,7 @@ import httpx
 
 from . import _spec_index
 from ._endpoint import EndpointClient
-from ._exceptions import DownloadInterruptedError, UnexpectedContentTypeError
+from ._exceptions import DownloadInterruptedError, DownloadTimeoutError, UnexpectedContentTypeError
 from ._headers import request_id_of
 from ._http import Sender
 
@@ -188,14 +188,16 @@ class Download:
         return request_id_of(self.response.headers)
 
     async def iter_bytes(self, chunk_size: int = CHUNK_SIZE) -> AsyncIterator[bytes]:
-        """The body in chunks; a connection lost mid-body raises DownloadInterruptedError."""
+        """The body in chunks; a connection lost mid-body raises DownloadInterruptedError.
+
+        A read that times out raises DownloadTimeoutError, which is both that and an APITimeoutError.
+        """
         try:
             async for chunk in self.response.aiter_bytes(chunk_size):
                 yield chunk
         except httpx.HTTPError as exc:
-            raise DownloadInterruptedError(
-                f"download interrupted: {type(exc).__name__}", request=self.response.request
-            ) from exc
+            error = DownloadTimeoutError if isinstance(exc, httpx.TimeoutException) else DownloadInterruptedError
+            raise error(f"download interrupted: {type(exc).__name__}", request=self.response.request) from exc
 
     def __repr__(self) -> str:
         return f"<Download {self.content_type} {self.content_length} bytes request_id={self.request_id!r}>"

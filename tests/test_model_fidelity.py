@@ -248,8 +248,9 @@ async def test_a_bad_nullable_date_time_is_an_error_too() -> None:
         ({"id": True}, "Invoice.id: expected integer, got boolean"),
         ({"id": 301, "hasVat": "false"}, "Invoice.hasVat: expected boolean, got string"),
         ({"id": 301, "items": {}}, "Invoice.items: expected array, got object"),
-        ({"id": 301, "total": float("nan")}, "Invoice.total: expected number, got nan (not a finite number)"),
-        ({"id": 301, "total": float("inf")}, "Invoice.total: expected number, got inf (not a finite number)"),
+        # Not JSON at all: refused while decoding (fintoro_api._json), wherever they stand.
+        ({"id": 301, "total": float("nan")}, "schema: total: NaN is not a JSON number"),
+        ({"id": 301, "total": float("inf")}, "schema: total: Infinity is not a JSON number"),
         ({"id": 301, "total": None}, "Invoice.total: expected number, got null"),
         ([{"id": 301}], "Invoice: expected object, got array"),
     ],

@@ -247,3 +247,52 @@ def test_a_redirects_location_origin_is_a_url_origin_without_path_or_credentials
     # An IPv6 host came out as "http://::1:8443": not an origin anyone can parse or compare.
     response = httpx.Response(302, headers={"location": location}, request=httpx.Request("GET", URL))
     assert status_error(response).location_origin == origin  # type: ignore[attr-defined]
+
+
+async def test_a_transport_handing_over_a_read_body_still_meets_the_limit() -> None:
+    # httpx.MockTransport returns responses already read: their body is checked by its length.
+    from fintoro_api import NoRateLimit, ResponseTooLargeError
+
+    body = b'{"name": "Acme"}'
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=body))
+    async with FintoroClient("tok", base_url="https://x.test", transport=transport, rate_limiter=NoRateLimit()) as fits:
+        assert (await fits.whoami.show()).name == "Acme"
+    async with FintoroClient(
+        "tok", base_url="https://x.test", transport=transport, rate_limiter=NoRateLimit(), max_response_bytes=8
+    ) as small:
+        with pytest.raises(ResponseTooLargeError, match="max_response_bytes=8"):
+            await small.whoami.show()
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"name": NaN}', "name: NaN is not a JSON number"),
+        (b'{"a": {"b": [1, -Infinity]}}', "a.b[1]: -Infinity is not a JSON number"),
+        (b"[Infinity]", "[0]: Infinity is not a JSON number"),
+        (b"NaN", "NaN is not a JSON number"),
+    ],
+)
+def test_nan_and_infinity_are_refused_while_decoding_naming_where(body: bytes, message: str) -> None:
+    from fintoro_api import _json
+
+    with pytest.raises(_json.NotJSONNumberError) as caught:
+        _json.loads(body)
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        ("6f1c2b3a-0d4e-4f5a-9b8c-7d6e5f4a3b2c", "6f1c2b3a-0d4e-4f5a-9b8c-7d6e5f4a3b2c"),
+        ("req\t1\xe9\x7f", "req1"),
+        ("x" * 129, "x" * 127 + "…"),
+        ("\t\xe9", None),
+        ("", None),
+    ],
+    ids=["uuid", "controls", "long", "nothing-printable", "empty"],
+)
+def test_request_id_is_kept_printable_and_bounded(sent: str, kept: str | None) -> None:
+    from fintoro_api._headers import request_id_of
+
+    assert request_id_of({"x-request-id": sent}) == kept

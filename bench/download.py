@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tools.ports import free_loopback_port  # noqa: E402
+from bench._paired import loopback_server  # noqa: E402
 
 SIZE_MIB = int(os.environ.get("BENCH_SIZE_MIB", "256"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
@@ -92,46 +91,15 @@ def _measure(variant: str, url: str, directory: str) -> dict[str, float]:
 
 
 def main() -> None:
-    port = free_loopback_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "bench.download:app_factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env={**os.environ, "BENCH_SIZE_MIB": str(SIZE_MIB)},
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit("the bench server did not start") from None
-                time.sleep(0.1)
-        with tempfile.TemporaryDirectory() as directory:
-            runs: dict[str, list[dict[str, float]]] = {"baseline": [], "fintoro": []}
-            for round_number in range(ROUNDS):
-                # Swap the order every round: whichever runs first pays for the previous file's writeback.
-                order = ("baseline", "fintoro") if round_number % 2 == 0 else ("fintoro", "baseline")
-                for variant in order:
-                    runs[variant].append(_measure(variant, url, directory))
-            generated = None if os.environ.get("BENCH_SKIP_GENERATED") else _measure("generated", url, directory)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    server = loopback_server("bench.download:app_factory", {"BENCH_SIZE_MIB": str(SIZE_MIB)})
+    with server as url, tempfile.TemporaryDirectory() as directory:
+        runs: dict[str, list[dict[str, float]]] = {"baseline": [], "fintoro": []}
+        for round_number in range(ROUNDS):
+            # Swap the order every round: whichever runs first pays for the previous file's writeback.
+            order = ("baseline", "fintoro") if round_number % 2 == 0 else ("fintoro", "baseline")
+            for variant in order:
+                runs[variant].append(_measure(variant, url, directory))
+        generated = None if os.environ.get("BENCH_SKIP_GENERATED") else _measure("generated", url, directory)
 
     def median(variant: str, key: str) -> float:
         return statistics.median(r[key] for r in runs[variant])

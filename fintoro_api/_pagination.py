@@ -15,8 +15,10 @@ from typing import Any, Generic, Protocol, TypeVar
 from .types import Unset
 
 T = TypeVar("T")
-# Pages requested ahead of the one being read; chosen by bench/export.py (see README "Pagination").
-DEFAULT_READ_AHEAD = 16
+# Pages requested ahead of the one being read; chosen by bench/export.py (see README "Pagination"):
+# the default pool's 20 connections, so a 20-page export needs one round trip after page 1; more
+# would only queue for a connection.
+DEFAULT_READ_AHEAD = 20
 MAX_READ_AHEAD = 64
 
 

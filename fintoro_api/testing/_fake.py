@@ -29,8 +29,8 @@ class FakeFintoro:
     hosts for the webhook URL rules (default: DNS; hosts registered with
     ``receive_webhooks`` count as public). ``receiver_rules=False`` accepts any
     http(s) receiver URL, e.g. a receiver on localhost (Fintoro itself never does).
-    ``spec`` serves another spec than the bundled one: the data ``codegen.fakedata.fake_spec(raw_spec)``
-    builds (what ``make generate`` writes to fintoro_api/_fake_spec.json).
+    ``spec`` serves another spec than the bundled one: the data the repository's
+    ``codegen.fakedata.fake_spec(raw_spec)`` builds (what ``make generate`` writes to _fake_spec.json).
     Operations the fake has no handler for answer statelessly from their success response
     schema, flagged with the header ``X-Fake-Stateless: 1`` and a one-time warning.
     """

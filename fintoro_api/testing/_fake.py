@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from ._app import FakeApp
@@ -9,7 +10,7 @@ from ._clock import Clock, SystemClock
 from ._faults import Fault, Faults
 from ._handlers import Event, Handlers
 from ._replay import ReplayStore
-from ._spec import spec_data
+from ._spec import parse_spec_data, spec_data
 from ._store import Company, Scope, Store
 from ._throttle import LIMIT, WINDOW_S, WindowLimiter
 from ._transport import FakeTransport
@@ -28,6 +29,10 @@ class FakeFintoro:
     hosts for the webhook URL rules (default: DNS; hosts registered with
     ``receive_webhooks`` count as public). ``receiver_rules=False`` accepts any
     http(s) receiver URL, e.g. a receiver on localhost (Fintoro itself never does).
+    ``spec`` serves another spec than the bundled one: the data the repository's
+    ``codegen.fakedata.fake_spec(raw_spec)`` builds (what ``make generate`` writes to _fake_spec.json).
+    Operations the fake has no handler for answer statelessly from their success response
+    schema, flagged with the header ``X-Fake-Stateless: 1`` and a one-time warning.
     """
 
     def __init__(
@@ -38,17 +43,18 @@ class FakeFintoro:
         rate_window_s: float = WINDOW_S,
         resolver: Resolver | None = None,
         receiver_rules: bool = True,
+        spec: Mapping[str, Any] | None = None,
     ) -> None:
         self.clock = clock or SystemClock()
         self.store = Store()
         self.dispatcher = Dispatcher(self.clock, resolver, receiver_rules=receiver_rules)
         self.faults = Faults()
-        spec = spec_data()
-        self._operation_ids = frozenset(route.operation_id for route in spec.routes)
-        self._collections = frozenset(route.collection for route in spec.routes)
-        self._handlers = Handlers(spec, self.dispatcher, self.store.next_id, self.clock.now)
+        spec_ = spec_data() if spec is None else parse_spec_data(spec)
+        self._operation_ids = frozenset(route.operation_id for route in spec_.routes)
+        self._collections = frozenset(route.collection for route in spec_.routes)
+        self._handlers = Handlers(spec_, self.dispatcher, self.store.next_id, self.clock.now)
         self.app = FakeApp(
-            spec,
+            spec_,
             self.store,
             self._handlers,
             WindowLimiter(self.clock, rate_limit, rate_window_s),

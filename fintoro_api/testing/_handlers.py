@@ -11,6 +11,7 @@ record fitted to the operation's response schema, so it validates.
 from __future__ import annotations
 
 import inspect
+import logging
 import math
 import secrets
 import uuid
@@ -47,6 +48,8 @@ DOCUMENT_COLLECTIONS = {
     "order": "orders",
     "quotation": "quotations",
 }
+_log = logging.getLogger("fintoro_api.testing")
+STATELESS_HEADER = ("X-Fake-Stateless", "1")  # on answers built from the spec alone (no handler)
 _LIST_CONTROLS = {"page", "perPage", "sortBy", "sortDirection", "limit"}
 _TEXT_SEARCH = {"search", "searchQuery"}
 
@@ -93,6 +96,7 @@ class Handlers:
         self.events: list[Event] = []
         self._follow_ups: list[tuple[Company, str, str, int]] = []  # events caused by a write, emitted after it
         self.mails: list[dict[str, Any]] = []
+        self._warned: set[str] = set()  # operations answered statelessly (warned about once)
         self._special: dict[str, Callable[[Call], Any]] = {
             "showWhoami": self._whoami,
             "searchSubjects": self._search_subjects,
@@ -115,6 +119,8 @@ class Handlers:
         segments = route.segments
         if route.media_type in ("application/pdf", "application/zip"):
             return self._download(call)
+        if len(segments) == 2 and not segments[1].startswith("{"):  # /widgets/summary names no record
+            return self._stateless(route)
         if len(segments) == 1 and route.method == "GET":
             return self._json(route, self._list(call))
         if len(segments) == 1 and route.method == "POST":
@@ -126,7 +132,24 @@ class Handlers:
         if len(segments) == 2 and route.method == "DELETE":
             self._delete(call)
             return Reply(route.status, None, None)
-        raise NotImplementedError(f"the fake has no handler for {route.operation_id}")  # pragma: no cover
+        return self._stateless(route)
+
+    def _stateless(self, route: Route) -> Reply:
+        """An operation the fake has no handler for (new in a spec it was not written for): answered from the
+        spec, flagged, and keeping no state. The request was still authenticated, throttled and validated."""
+        if route.operation_id not in self._warned:
+            self._warned.add(route.operation_id)
+            _log.warning(
+                "fintoro_api.testing: no handler for %s (%s %s): answering from its response schema, keeping no state",
+                route.operation_id,
+                route.method,
+                route.path,
+            )
+        body = None if route.schema is None else self.schemas.sample(route.schema)
+        problems = [] if route.schema is None else self.schemas.validate(route.schema, body)
+        if problems:  # the 500 names the operation; the fake's own bug, not the caller's
+            raise ValueError(f"{route.operation_id}: no valid sample of its response schema ({problems[0]})")
+        return Reply(route.status, body, route.media_type if body is not None else None, (STATELESS_HEADER,))
 
     def _json(self, route: Route, value: Any) -> Reply:
         if route.schema is None:

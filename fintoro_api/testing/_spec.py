@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
@@ -100,7 +101,11 @@ def spec_data() -> SpecData:
         raise RuntimeError(
             "fintoro_api/_fake_spec.json is missing: run `make generate` (or reinstall fintoro-api)"
         ) from None
-    data = json.loads(text)
+    return parse_spec_data(json.loads(text))
+
+
+def parse_spec_data(data: Mapping[str, Any]) -> SpecData:
+    """SpecData from the JSON shape codegen/fakedata.py writes (``{"operations": [...], "schemas": {...}}``)."""
     schemas = Schemas(data["schemas"])
     events = schemas.resolve({"$ref": "#/components/schemas/WebhookEventType"}).get("enum", [])
     return SpecData(routes=tuple(_route(op) for op in data["operations"]), schemas=schemas, event_types=tuple(events))

@@ -7,15 +7,15 @@
 >>> await InboxWorker(SQLiteInbox("webhooks.db"), handle_event).run()  # anywhere, any process
 """
 
-from .._exceptions import InboxError
-from ._dedup import DEFAULT_LEASE_S, DEFAULT_TTL_S, DedupStore, InMemoryDedupStore, Lease, Seen
-from ._errors import (
+from .._exceptions import (
+    InboxError,
     WebhookHeaderError,
     WebhookPayloadError,
     WebhookSignatureError,
     WebhookTimestampError,
     WebhookVerificationError,
 )
+from ._dedup import DEFAULT_LEASE_S, DEFAULT_TTL_S, DedupStore, InMemoryDedupStore, Lease, Seen
 from ._event import WebhookEvent, WebhookResource
 from ._fetch import Deleted, Fetched, FetchResult, NoDetailEndpoint, fetch_resource, show_operations
 from ._inbox import DeadLetter, Inbox, InboxEntry, InboxStats

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ._errors import WebhookPayloadError
+from .._exceptions import WebhookPayloadError
 
 if TYPE_CHECKING:  # generated modules, imported when the first event is parsed
     from .._webhook_types import WebhookResourceType

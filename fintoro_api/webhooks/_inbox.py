@@ -19,7 +19,7 @@ from typing import Protocol
 
 import attrs
 
-from ._errors import WebhookPayloadError
+from .._exceptions import WebhookPayloadError
 from ._event import WebhookEvent
 
 

@@ -27,8 +27,8 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from .._exceptions import WebhookVerificationError
 from ._dedup import DEFAULT_LEASE_S, DEFAULT_TTL_S, DedupStore, InMemoryDedupStore, Lease, Seen
-from ._errors import WebhookVerificationError
 from ._event import WebhookEvent
 from ._inbox import Inbox
 from ._verify import DEFAULT_TOLERANCE_S, SecretLike, secret_bytes, verify

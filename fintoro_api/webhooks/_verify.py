@@ -19,8 +19,8 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 
+from .._exceptions import WebhookHeaderError, WebhookPayloadError, WebhookSignatureError, WebhookTimestampError
 from .._secrets import Secret
-from ._errors import WebhookHeaderError, WebhookPayloadError, WebhookSignatureError, WebhookTimestampError
 from ._event import WebhookEvent
 
 DEFAULT_TOLERANCE_S = 300

@@ -19,6 +19,7 @@ so put a TLS-terminating proxy in front.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 from collections.abc import Awaitable, Callable
@@ -96,6 +97,7 @@ def receiver_with_worker() -> ASGIApp:
             return
         stop = asyncio.Event()
         await receive()  # lifespan.startup
+        gc.collect()  # as webhook_app's own lifespan does: the first full collection now, not mid-delivery
         worker = asyncio.create_task(work(inbox, stop))
         await send({"type": "lifespan.startup.complete"})
         await receive()  # lifespan.shutdown

@@ -135,6 +135,34 @@ async def _noop(event: Any) -> None:
     return None
 
 
+async def test_served_receiver_runs_the_full_collection_at_start_up_not_during_deliveries() -> None:
+    # The first full collection after the imports stalls the loop ~20-30 ms (bench/webhook_inbox.py); the
+    # receiver's own ASGI lifespan runs it before it says it is ready.
+    import gc
+
+    full_collections: list[str] = []
+    messages = [{"type": "lifespan.shutdown"}, {"type": "lifespan.startup"}]
+    sent: list[str] = []
+
+    def watch(phase: str, info: dict[str, int]) -> None:
+        if phase == "stop" and info["generation"] == 2:
+            full_collections.append(sent[-1] if sent else "before start-up completed")
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop()
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message["type"])
+
+    gc.callbacks.append(watch)
+    try:
+        await webhook_app(SECRET, _noop)({"type": "lifespan"}, receive, send)
+    finally:
+        gc.callbacks.remove(watch)
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert full_collections[:1] == ["before start-up completed"]
+
+
 # --- deduplication ----------------------------------------------------------------------------------
 
 

@@ -57,8 +57,19 @@ def verify(
     """
     if not isinstance(body, bytes | bytearray):
         raise TypeError("verify() needs the raw body bytes, exactly as received")
-    keys = secret_bytes(secret)
     lowered = {name.lower(): value for name, value in headers.items()}
+    return verify_with_keys(body, lowered, secret_bytes(secret), tolerance=tolerance, now=now)
+
+
+def verify_with_keys(
+    body: bytes | bytearray,
+    lowered: Mapping[str, str],
+    keys: Sequence[bytes],
+    *,
+    tolerance: int,
+    now: float | None = None,
+) -> WebhookEvent:
+    """``verify()`` with header names already lower-case and the secrets already encoded (the receiver's path)."""
     values = {}
     for name in ("webhook-id", "webhook-timestamp", "webhook-signature"):
         value = lowered.get(name)

@@ -37,6 +37,7 @@ _RESERVED = {
     "per_page",
     "max_items",
     "read_ahead",
+    "expected_total",
     "destination",
     "progress",
     "ids",

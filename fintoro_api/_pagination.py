@@ -42,6 +42,12 @@ class AsyncPager(Generic[T]):
     reaches that page, after every item before it. Leaving the loop (``break``,
     an error, cancellation) cancels the pages still in flight.
 
+    ``expected_total`` (items you expect, e.g. last run's ``total_results``)
+    skips that first round trip: the pages it fills (up to ``read_ahead`` more)
+    are requested together with page 1. Pages past the real end that were
+    already sent are spent for nothing and dropped; the items are still exactly
+    the list's.
+
     ``total_results`` is known after the first page. Iterating again starts over from page 1.
     """
 
@@ -53,6 +59,7 @@ class AsyncPager(Generic[T]):
         per_page_max: int,
         max_items: int | None = None,
         read_ahead: int = DEFAULT_READ_AHEAD,
+        expected_total: int | None = None,
     ) -> None:
         size = per_page_max if per_page is None or isinstance(per_page, Unset) else per_page
         check_page_size(size, per_page_max)
@@ -62,12 +69,18 @@ class AsyncPager(Generic[T]):
         self.per_page = size
         self.max_items = max_items
         self.read_ahead = _check_read_ahead(read_ahead)
+        self.expected_total = _check_expected_total(expected_total)
         self.total_results: int | None = None
         self.pages_fetched = 0
 
     def with_read_ahead(self, pages: int) -> AsyncPager[T]:
         """Fetch up to ``pages`` pages ahead of the one being read (0 = one page at a time); returns self."""
         self.read_ahead = _check_read_ahead(pages)
+        return self
+
+    def with_expected_total(self, items: int | None) -> AsyncPager[T]:
+        """Request the pages ``items`` fill together with page 1 (None = learn the count first); returns self."""
+        self.expected_total = _check_expected_total(items)
         return self
 
     def __aiter__(self) -> AsyncIterator[T]:
@@ -85,19 +98,27 @@ class AsyncPager(Generic[T]):
     async def _items(self) -> AsyncIterator[T]:
         if self.max_items == 0:
             return
-        first = await self._page(1)
-        total = getattr(first.paginator, "total_results", None)
-        if isinstance(total, int) and not isinstance(total, bool):
-            self.total_results = total
-        last_page = _total_pages(first) or 1
         # Read ahead only pages max_items certainly needs; short pages make later ones needed one by one.
         pages_needed = None if self.max_items is None else -(-self.max_items // self.per_page)
-        planned = last_page if pages_needed is None else min(last_page, pages_needed)
-        items: list[T] = _items_of(first)
         in_flight: deque[asyncio.Task[tuple[list[T], int | None]]] = deque()
         next_page = 2
-        yielded = 0
+        first_task = asyncio.create_task(self._page(1))
         try:
+            guessed = 1 if self.expected_total is None else -(-self.expected_total // self.per_page)
+            while next_page <= min(guessed, 1 + self.read_ahead, pages_needed or guessed):
+                in_flight.append(asyncio.create_task(self._page_items(next_page)))
+                next_page += 1
+            first = await first_task
+            total = getattr(first.paginator, "total_results", None)
+            if isinstance(total, int) and not isinstance(total, bool):
+                self.total_results = total
+            last_page = _total_pages(first) or 1
+            planned = last_page if pages_needed is None else min(last_page, pages_needed)
+            while len(in_flight) > max(0, planned - 1):  # guessed past the real end: drop those pages
+                in_flight.pop().cancel()  # also marks a finished one's error as seen (asyncio logs it otherwise)
+            next_page = 2 + len(in_flight)
+            items: list[T] = _items_of(first)
+            yielded = 0
             while True:
                 while next_page <= planned and len(in_flight) < self.read_ahead:
                     in_flight.append(asyncio.create_task(self._page_items(next_page)))
@@ -119,10 +140,10 @@ class AsyncPager(Generic[T]):
                     last_page = total_pages
                     planned = last_page if pages_needed is None else min(last_page, pages_needed)
         finally:
-            for task in in_flight:
+            running: list[asyncio.Task[Any]] = [first_task, *in_flight]
+            for task in running:
                 task.cancel()
-            if in_flight:
-                await asyncio.gather(*in_flight, return_exceptions=True)
+            await asyncio.gather(*running, return_exceptions=True)
 
     async def to_list(self) -> list[T]:
         """Every item, collected (mind memory for large exports)."""
@@ -136,6 +157,12 @@ def _items_of(page: _Page) -> list[Any]:
 def _total_pages(page: _Page) -> int | None:
     pages = getattr(page.paginator, "total_pages", None)
     return pages if isinstance(pages, int) and not isinstance(pages, bool) and pages > 0 else None
+
+
+def _check_expected_total(items: int | None) -> int | None:
+    if items is not None and (isinstance(items, bool) or not isinstance(items, int) or items < 0):
+        raise ValueError(f"expected_total must be an integer >= 0 or None, got {items!r}")
+    return items
 
 
 def _check_read_ahead(pages: int) -> int:

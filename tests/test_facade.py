@@ -200,7 +200,8 @@ def test_api_reference_lists_every_facade_method_with_its_signature(spec: dict[s
     pagers = [m for _, m in methods if m.per_page_max is not None]
     bulk = [(r.name, m) for r, m in methods if m.saves_many]
     assert reference.count(
-        f"`max_items` and `read_ahead` (pages requested ahead, 0-{MAX_READ_AHEAD}, default {DEFAULT_READ_AHEAD})"
+        f"`max_items`, `read_ahead` (pages requested ahead, 0-{MAX_READ_AHEAD}, default {DEFAULT_READ_AHEAD})"
+        " and `expected_total`"
     ) == len(pagers)
     assert sorted(name for name, _ in bulk) == sorted(r.replace("-", "_") for r in pdf_routes())
     for name, method in bulk:

@@ -39,9 +39,19 @@ class Page:
 class Pages:
     """``total`` items as pages; records requests, concurrency and cancellations; page ``fail`` raises."""
 
-    def __init__(self, total: int, *, fail: int | None = None, block_after: int | None = None) -> None:
-        self.total, self.fail, self.block_after = total, fail, block_after
+    def __init__(
+        self,
+        total: int,
+        *,
+        fail: int | None = None,
+        block_after: int | None = None,
+        past_end_fails: bool = False,
+        page_1_yields: int = 0,
+    ) -> None:
+        self.page_1_yields = page_1_yields
+        self.total, self.fail, self.block_after, self.past_end_fails = total, fail, block_after, past_end_fails
         self.requested: list[int] = []
+        self.sent_before_page_1_answered: list[int] = []
         self.cancelled: list[int] = []
         self.in_flight = 0
         self.most_in_flight = 0
@@ -54,12 +64,18 @@ class Pages:
         try:
             if self.block_after is not None and page > self.block_after:
                 await asyncio.Event().wait()  # never answers: only cancellation ends it
+            for _ in range(self.page_1_yields if page == 1 else 0):
+                await asyncio.sleep(0)
             for _ in range(self.rng.randrange(6)):  # pages finish out of order
                 await asyncio.sleep(0)
             if page == self.fail:
                 raise ServerError.__new__(ServerError)  # a typed error raised by the fetch, as the pipeline would
             start = (page - 1) * per_page
             pages = -(-self.total // per_page)
+            if page == 1:
+                self.sent_before_page_1_answered = list(self.requested)
+            if self.past_end_fails and page > pages:  # a server that answers 404 for a page past the end
+                raise ServerError.__new__(ServerError)
             return Page(list(range(start + 1, min(start + per_page, self.total) + 1)), Paginator(pages, self.total))
         except asyncio.CancelledError:
             self.cancelled.append(page)
@@ -73,6 +89,7 @@ async def test_items_come_in_order_with_at_most_read_ahead_pages_in_flight(read_
     pages = Pages(1234)
     pager: AsyncPager[int] = AsyncPager(pages, per_page=50, per_page_max=500, read_ahead=read_ahead)
     assert [item async for item in pager] == list(range(1, 1235))
+    assert pages.sent_before_page_1_answered == [1], "without expected_total, page 1 alone goes first"
     assert sorted(pages.requested) == list(range(1, 26)), "each page once, none past the last"
     assert pages.most_in_flight <= max(1, read_ahead)
     assert pager.pages_fetched == 25 and pager.total_results == 1234
@@ -155,6 +172,66 @@ def test_a_bad_read_ahead_is_a_value_error(bad: Any) -> None:
         AsyncPager(Pages(1), per_page=None, per_page_max=500).with_read_ahead(bad)
 
 
+# --- expected_total: the pages it fills go out with page 1 ---------------------------------------------
+
+
+@pytest.mark.parametrize(("total", "expected"), [(1000, 1000), (1000, 999), (1000, 1), (1000, 0), (1234, 1000)])
+async def test_expected_total_sends_its_pages_with_page_1_and_still_reads_the_whole_list(
+    total: int, expected: int
+) -> None:
+    pages = Pages(total)
+    pager: AsyncPager[int] = AsyncPager(pages, per_page=100, per_page_max=500, read_ahead=20, expected_total=expected)
+    assert await pager.to_list() == list(range(1, total + 1))
+    guessed = min(max(1, -(-expected // 100)), 21)
+    assert sorted(pages.sent_before_page_1_answered) == list(range(1, guessed + 1)), "sent before page 1 answered"
+    assert sorted(pages.requested) == list(range(1, -(-total // 100) + 1)), "each page once"
+
+
+async def test_an_expected_total_past_the_end_drops_those_pages_and_their_errors(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    pages = Pages(250, past_end_fails=True, page_1_yields=20)  # the pages past the end fail before page 1 answers
+    pager: AsyncPager[int] = AsyncPager(pages, per_page=100, per_page_max=500, read_ahead=8, expected_total=5000)
+    assert await pager.to_list() == list(range(1, 251))
+    assert sorted(pages.requested) == list(range(1, 10)), "page 1 and the 8 read ahead; nothing after"
+    assert pager.pages_fetched <= 9 and pages.in_flight == 0
+    for _ in range(10):
+        await asyncio.sleep(0)  # let dropped pages finish
+    import gc
+
+    gc.collect()  # an unretrieved task exception is logged when the task is collected
+    assert "never retrieved" not in caplog.text
+
+
+async def test_expected_total_respects_max_items_and_read_ahead() -> None:
+    pages = Pages(5000)
+    capped: AsyncPager[int] = AsyncPager(
+        pages, per_page=100, per_page_max=500, max_items=150, read_ahead=8, expected_total=5000
+    )
+    assert await capped.to_list() == list(range(1, 151))
+    assert sorted(pages.requested) == [1, 2], "no page past max_items, guessed or not"
+    pages = Pages(5000)
+    sequential: AsyncPager[int] = AsyncPager(pages, per_page=100, per_page_max=500, read_ahead=0)
+    assert len(await sequential.with_expected_total(5000).to_list()) == 5000
+    assert pages.most_in_flight == 1, "read_ahead=0 means one page at a time, guess or not"
+
+
+async def test_a_failing_page_1_with_guessed_pages_in_flight_raises_and_cancels_them() -> None:
+    pages = Pages(1000, fail=1, block_after=1)
+    pager: AsyncPager[int] = AsyncPager(pages, per_page=100, per_page_max=500, read_ahead=4, expected_total=1000)
+    with pytest.raises(ServerError):
+        await pager.to_list()
+    assert pages.in_flight == 0 and sorted(pages.cancelled) == [2, 3, 4, 5]
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True, "10"])
+def test_a_bad_expected_total_is_a_value_error(bad: Any) -> None:
+    with pytest.raises(ValueError, match="expected_total"):
+        AsyncPager(Pages(1), per_page=None, per_page_max=500, expected_total=bad)
+    with pytest.raises(ValueError, match="expected_total"):
+        AsyncPager(Pages(1), per_page=None, per_page_max=500).with_expected_total(bad)
+
+
 # --- end to end ------------------------------------------------------------------------------------------
 
 
@@ -187,6 +264,15 @@ class SlowInvoiceList:
             await respond(send, 200, body)
         finally:
             self.in_flight -= 1
+
+
+async def test_list_all_with_expected_total_sends_the_pages_together_through_the_client() -> None:
+    server = SlowInvoiceList(2000)
+    async with serve(server) as url, FintoroClient("t", base_url=url, rate_limiter=NoRateLimit()) as client:
+        ids = [invoice.id async for invoice in client.invoices.list_all(per_page=100, expected_total=2000)]
+    assert ids == list(range(1, 2001))
+    assert sorted(server.requests) == list(range(1, 21))
+    assert server.most_in_flight == 20, "page 1 and the 19 it was expected to lead to, at once"
 
 
 async def test_list_all_reads_ahead_through_the_client_and_keeps_order() -> None:

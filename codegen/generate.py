@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from . import facade, fakedata, fidelity, index, webhook_types
+from . import facade, fakedata, fidelity, index, nullable_enums, webhook_types
 from .errors import CodegenError
 from .overlay import apply_overlays, load_overlays
 from .spec import ROOT
@@ -159,7 +159,7 @@ def generate(
     measures the plain generator's models against ours in the same run.
     """
     check_tools()
-    patched = apply_overlays(spec, load_overlays(OVERLAY_DIR.glob("*.overlay.yaml")))
+    patched, restated = nullable_enums.restate(apply_overlays(spec, load_overlays(OVERLAY_DIR.glob("*.overlay.yaml"))))
     grouped = grouped_by_resource(patched)
     with tempfile.TemporaryDirectory(prefix="fintoro-codegen-") as tmp:
         out = run_generator(grouped, Path(tmp), template_dir)
@@ -168,6 +168,7 @@ def generate(
         reference = facade.write(out, grouped, CONFIG_FILE)
         summary["webhook_resource_types"] = webhook_types.write_module(out, patched)
         summary["decimal_modules"] = len(rewritten)
+        summary["nullable_enums"] = len(restated)
         fakedata.write(out, spec)
         # The post-hooks formatted the generator's output; re-format only what codegen changed or wrote.
         _format(out, [*rewritten, *(out / name for name in index.MODULES), out / "models" / "_aliases.py"])

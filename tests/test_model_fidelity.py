@@ -396,3 +396,84 @@ def test_arrays_of_arrays_and_of_unions_parse_item_by_item(tmp_path: Path) -> No
         "Grid.rows[1][1]: expected number, got string",
         "Grid.cells[1]: expected datetime.date | int, got boolean",
     ]
+
+
+# --- nullable enums whose enum lists no null (codegen/nullable_enums.py) -----------------------------------
+
+
+def test_nullable_enums_are_restated_under_the_generators_own_class_names() -> None:
+    from codegen.errors import CodegenError
+    from codegen.nullable_enums import restate
+
+    nullable = {"type": ["string", "null"], "enum": ["percentage", "fixed"], "description": "kept", "example": "fixed"}
+    spec: dict[str, Any] = {
+        "components": {
+            "schemas": {
+                "Order": {"properties": {"discountType": dict(nullable), "status": {"type": "string", "enum": ["a"]}}},
+                "Log": {"properties": {"metadata": {"type": "object", "properties": {"documentType": dict(nullable)}}}},
+                "Other": {
+                    "properties": {
+                        "withNull": {"type": ["string", "null"], "enum": ["a", None]},  # already admits null
+                        "twoTypes": {"type": ["string", "integer", "null"], "enum": ["a", 1]},  # not one type
+                    }
+                },
+            }
+        }
+    }
+    restated, names = restate(spec)
+    schemas = restated["components"]["schemas"]
+    assert names == ["LogMetadataDocumentType", "OrderDiscountType"]
+    assert schemas["Order"]["properties"]["discountType"] == {
+        "anyOf": [{"$ref": "#/components/schemas/OrderDiscountType"}, {"type": "null"}],
+        "description": "kept",
+        "example": "fixed",
+    }
+    assert schemas["OrderDiscountType"] == {"type": "string", "enum": ["percentage", "fixed"]}
+    assert schemas["LogMetadataDocumentType"]["enum"] == ["percentage", "fixed"]
+    assert schemas["Other"] == spec["components"]["schemas"]["Other"]
+    assert schemas["Order"]["properties"]["status"] == {"type": "string", "enum": ["a"]}
+    assert spec["components"]["schemas"]["Order"]["properties"]["discountType"] == nullable, "input untouched"
+    spec["components"]["schemas"]["OrderDiscountType"] = {"type": "string"}
+    with pytest.raises(CodegenError, match="OrderDiscountType"):
+        restate(spec)
+
+
+async def test_a_null_discount_type_parses_as_none_and_a_wrong_one_still_fails() -> None:
+    # Over the wire from a local server: an order without a discount, as Laravel's nullable|in: sends it.
+    from fintoro_api.models import OrderDiscountType
+
+    from .support.asgi import respond, serve
+
+    bodies = {
+        "/orders/1": {"id": 1, "discountType": None, "items": [{"id": 5, "discountType": None}]},
+        "/orders/2": {"id": 2, "discountType": "fixed"},
+        "/orders/3": {"id": 3, "discountType": 7},
+    }
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await respond(send, 200, bodies[scope["path"]])
+
+    async with serve(app) as url, FintoroClient("t", base_url=url, rate_limiter=NoRateLimit()) as client:
+        empty = await client.orders.show(1)
+        assert empty.discount_type is None and empty.items[0].discount_type is None  # type: ignore[index]
+        assert empty.to_dict()["discountType"] is None
+        assert (await client.orders.show(2)).discount_type is OrderDiscountType.FIXED
+        with pytest.raises(APIResponseValidationError, match=r"Order\.discountType: expected string, got integer"):
+            await client.orders.show(3)
+
+
+async def test_the_fake_takes_a_null_discount_type_and_refuses_an_unknown_one() -> None:
+    from fintoro_api import ValidationError
+    from fintoro_api.models import ClientCreateInput, OrderInput
+    from fintoro_api.testing import FakeFintoro
+
+    fake = FakeFintoro()
+    token = fake.add_company("Acme s.r.o.")
+    items = [{"name": "item", "unitPrice": 10, "vatRate": 20, "quantity": 1, "discountType": None}]
+    async with FintoroClient(token, transport=fake.transport(), rate_limiter=NoRateLimit()) as client:
+        buyer = await client.clients.create(body=ClientCreateInput.from_dict({"name": "Beta s.r.o."}))
+        body = {"clientId": buyer.id, "items": items, "discountType": None}
+        order = await client.orders.create(body=OrderInput.from_dict(body))
+        assert order.discount_type is None
+        with pytest.raises(ValidationError, match="discountType"):
+            await client.orders.create(body=OrderInput.from_dict({**body, "discountType": "half"}))

@@ -69,7 +69,8 @@ class Schemas:
         if value is None:
             if types and "null" not in types:
                 problems.append(Problem(path, "type", {"type": _main_type(types)}))
-            elif "enum" in schema and None not in schema["enum"]:
+            elif not types and "enum" in schema and None not in schema["enum"]:
+                # A type list with null is Laravel's `nullable`: null passes before `in:` (the enum) is checked.
                 problems.append(Problem(path, "enum", {"values": list(schema["enum"])}))
             return problems
         if types and not any(_is_type(value, t) for t in types):

@@ -364,6 +364,46 @@ async def test_a_list_that_grows_while_paged_is_read_to_its_latest_last_page(rea
     assert sorted(pages.requested) == [1, 2, 3, 4, 5]
 
 
+async def test_guessed_pages_dropped_by_page_1_are_requested_again_when_the_list_grows_back() -> None:
+    requested: list[int] = []
+
+    async def fetch(page: int, per_page: int) -> Page:  # page 1 says 3 pages of 100, every later page 5
+        requested.append(page)
+        await asyncio.sleep(0)
+        total = 300 if page == 1 else 500
+        items = list(range((page - 1) * per_page + 1, min(page * per_page, total) + 1))
+        return Page(items, Paginator(-(-total // per_page), total))
+
+    pager: AsyncPager[int] = AsyncPager(fetch, per_page=100, per_page_max=500, read_ahead=8, expected_total=500)
+    assert await pager.to_list() == list(range(1, 501))
+    assert sorted(requested) == [1, 2, 3, 4, 4, 5, 5], "4 and 5 guessed, dropped by page 1, asked again"
+    assert pager_tasks() == []
+
+
+class Page1FailsLast(Pages):
+    """Every page fails; page 1 (ServerError) only after the guessed pages (ValueError) have failed."""
+
+    async def __call__(self, page: int, per_page: int) -> Page:
+        self.requested.append(page)
+        for _ in range(20 if page == 1 else 0):
+            await asyncio.sleep(0)
+        if page == 1:
+            raise ServerError.__new__(ServerError)
+        raise ValueError(f"page {page}")
+
+
+async def test_page_1s_error_is_raised_even_when_guessed_pages_failed_before_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    pager: AsyncPager[int] = AsyncPager(
+        Page1FailsLast(0), per_page=100, per_page_max=500, read_ahead=4, expected_total=1000
+    )
+    with pytest.raises(ServerError):
+        await pager.to_list()
+    gc.collect()  # an unretrieved task exception is logged when the task is collected
+    assert "never retrieved" not in caplog.text and pager_tasks() == []
+
+
 # --- hostile servers against expected_total and read-ahead ------------------------------------------------
 
 

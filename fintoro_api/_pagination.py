@@ -44,11 +44,14 @@ class AsyncPager(Generic[T]):
 
     ``expected_total`` (items you expect, e.g. last run's ``total_results``)
     skips that first round trip: the pages it fills (up to ``read_ahead`` more)
-    are requested together with page 1. Pages past the real end that were
-    already sent are spent for nothing and dropped; the items are still exactly
-    the list's.
+    are requested together with page 1. Every page read sets the last page
+    (its ``totalPages``): pages requested past it (a guess too high, a list
+    that shrank) are spent for nothing and dropped, errors included, and have
+    ended before iteration goes on.
 
-    ``total_results`` is known after the first page. Iterating again starts over from page 1.
+    ``total_results`` is page 1's ``totalResults``; ``pages_fetched`` counts the
+    pages answered, dropped ones included, over every iteration. Iterating
+    again starts over from page 1.
     """
 
     def __init__(
@@ -91,59 +94,56 @@ class AsyncPager(Generic[T]):
         self.pages_fetched += 1
         return page
 
-    async def _page_items(self, number: int) -> tuple[list[T], int | None]:
-        page = await self._page(number)
-        return _items_of(page), _total_pages(page)
-
     async def _items(self) -> AsyncIterator[T]:
         if self.max_items == 0:
             return
         # Read ahead only pages max_items certainly needs; short pages make later ones needed one by one.
-        pages_needed = None if self.max_items is None else -(-self.max_items // self.per_page)
-        in_flight: deque[asyncio.Task[tuple[list[T], int | None]]] = deque()
-        next_page = 2
-        first_task = asyncio.create_task(self._page(1))
+        pages_needed = None if self.max_items is None else _pages_for(self.max_items, self.per_page)
+        # The last page as last heard: expected_total's guess until page 1 answers, then each page's totalPages.
+        last_page = 1 if self.expected_total is None else max(1, _pages_for(self.expected_total, self.per_page))
+        in_flight: deque[asyncio.Task[_Page]] = deque()  # pages next_page - len(in_flight) .. next_page - 1
+        past_end: list[asyncio.Task[_Page]] = []
+        next_page = 1
+        page: _Page | None = None  # the page being read; None until page 1 answers
+        yielded = 0
         try:
-            guessed = 1 if self.expected_total is None else -(-self.expected_total // self.per_page)
-            while next_page <= min(guessed, 1 + self.read_ahead, pages_needed or guessed):
-                in_flight.append(asyncio.create_task(self._page_items(next_page)))
-                next_page += 1
-            first = await first_task
-            total = getattr(first.paginator, "total_results", None)
-            if isinstance(total, int) and not isinstance(total, bool):
-                self.total_results = total
-            last_page = _total_pages(first) or 1
-            planned = last_page if pages_needed is None else min(last_page, pages_needed)
-            while len(in_flight) > max(0, planned - 1):  # guessed past the real end: drop those pages
-                in_flight.pop().cancel()  # also marks a finished one's error as seen (asyncio logs it otherwise)
-            next_page = 2 + len(in_flight)
-            items: list[T] = _items_of(first)
-            yielded = 0
             while True:
-                while next_page <= planned and len(in_flight) < self.read_ahead:
-                    in_flight.append(asyncio.create_task(self._page_items(next_page)))
+                planned = last_page if pages_needed is None else min(last_page, pages_needed)
+                while in_flight and next_page - 1 > planned:  # requested past the last page (guessed, or it shrank)
+                    past_end.append(in_flight.pop())
+                    next_page -= 1
+                if past_end:  # dropped with their errors; awaited here so none outlives the iteration
+                    await _cancel_all(past_end)
+                    past_end.clear()
+                # read_ahead pages after the one being read; before page 1 is read, page 1 and read_ahead more.
+                ahead = self.read_ahead if page is not None else 1 + self.read_ahead
+                while next_page <= planned and len(in_flight) < ahead:
+                    in_flight.append(asyncio.create_task(self._page(next_page)))
                     next_page += 1
-                for item in items:
-                    if self.max_items is not None and yielded >= self.max_items:
+                if page is not None:
+                    items: list[T] = _items_of(page)
+                    if self.max_items is not None:
+                        del items[self.max_items - yielded :]
+                    for item in items:
+                        yield item
+                    yielded += len(items)
+                    if not items or yielded == self.max_items:
                         return
-                    yielded += 1
-                    yield item
-                if not items or (self.max_items is not None and yielded >= self.max_items):
-                    return
                 if not in_flight:
                     if next_page > last_page:
                         return
-                    in_flight.append(asyncio.create_task(self._page_items(next_page)))
+                    in_flight.append(asyncio.create_task(self._page(next_page)))
                     next_page += 1
-                items, total_pages = await in_flight.popleft()
-                if total_pages is not None and total_pages != last_page:  # the list grew or shrank meanwhile
-                    last_page = total_pages
-                    planned = last_page if pages_needed is None else min(last_page, pages_needed)
+                first = page is None
+                page = await in_flight.popleft()
+                if first:
+                    total = getattr(page.paginator, "total_results", None)
+                    if isinstance(total, int) and not isinstance(total, bool):
+                        self.total_results = total
+                # Page 1 without totalPages means one page; a later page's count replaces it (the list grew or shrank).
+                last_page = _total_pages(page) or (1 if first else last_page)
         finally:
-            running: list[asyncio.Task[Any]] = [first_task, *in_flight]
-            for task in running:
-                task.cancel()
-            await asyncio.gather(*running, return_exceptions=True)
+            await _cancel_all([*past_end, *in_flight])
 
     async def to_list(self) -> list[T]:
         """Every item, collected (mind memory for large exports)."""
@@ -152,6 +152,17 @@ class AsyncPager(Generic[T]):
 
 def _items_of(page: _Page) -> list[Any]:
     return [] if isinstance(page.data, Unset) else list(page.data)
+
+
+def _pages_for(items: int, per_page: int) -> int:
+    return -(-items // per_page)
+
+
+async def _cancel_all(tasks: list[asyncio.Task[Any]]) -> None:
+    """Cancel page requests and wait until they have ended (errors are dropped with them)."""
+    for task in tasks:
+        task.cancel()  # also marks a finished one's error as seen (asyncio logs it otherwise)
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _total_pages(page: _Page) -> int | None:

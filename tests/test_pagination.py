@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import random
 from typing import Any
 from urllib.parse import parse_qs
@@ -16,7 +17,14 @@ from urllib.parse import parse_qs
 import attrs
 import pytest
 
-from fintoro_api import AsyncPager, FintoroClient, NoRateLimit, ServerError
+from fintoro_api import (
+    AsyncPager,
+    FintoroClient,
+    InMemoryRateLimiter,
+    NoRateLimit,
+    RateLimitDeadlineError,
+    ServerError,
+)
 from fintoro_api._pagination import DEFAULT_READ_AHEAD, MAX_READ_AHEAD
 from fintoro_api.models import ClientCreateInput, InvoiceInput
 from fintoro_api.testing import FakeFintoro
@@ -82,6 +90,11 @@ class Pages:
             raise
         finally:
             self.in_flight -= 1
+
+
+def pager_tasks() -> list[asyncio.Task[Any]]:
+    """Page requests still running (tasks the pager started)."""
+    return [t for t in asyncio.all_tasks() if "AsyncPager" in getattr(t.get_coro(), "__qualname__", "")]
 
 
 @pytest.mark.parametrize("read_ahead", [0, 1, 3, 8, 64])
@@ -150,9 +163,17 @@ async def test_a_plain_break_cancels_the_pages_in_flight_too() -> None:
     assert pages.in_flight == 0 and sorted(pages.cancelled) == [2, 3, 4, 5, 6]
 
 
-async def test_cancelling_the_consumer_cancels_the_pages_in_flight() -> None:
-    pages = Pages(1000, block_after=1)
-    pager: AsyncPager[int] = AsyncPager(pages, per_page=100, per_page_max=500, read_ahead=3)
+@pytest.mark.parametrize(
+    ("expected_total", "block_after", "cancelled"),
+    [(None, 1, [2, 3, 4]), (1000, 0, [1, 2, 3, 4])],  # page 1 read; page 1 in flight with the guessed pages
+)
+async def test_cancelling_the_consumer_cancels_the_pages_in_flight(
+    expected_total: int | None, block_after: int, cancelled: list[int]
+) -> None:
+    pages = Pages(1000, block_after=block_after)
+    pager: AsyncPager[int] = AsyncPager(
+        pages, per_page=100, per_page_max=500, read_ahead=3, expected_total=expected_total
+    )
     consumer = asyncio.create_task(pager.to_list())
     for _ in range(100):
         if len(pages.requested) == 4:
@@ -161,7 +182,7 @@ async def test_cancelling_the_consumer_cancels_the_pages_in_flight() -> None:
     consumer.cancel()
     with pytest.raises(asyncio.CancelledError):
         await consumer
-    assert pages.in_flight == 0 and sorted(pages.cancelled) == [2, 3, 4]
+    assert pages.in_flight == 0 and sorted(pages.cancelled) == cancelled and pager_tasks() == []
 
 
 @pytest.mark.parametrize("bad", [-1, MAX_READ_AHEAD + 1, 1.5, True, "4", None])
@@ -341,3 +362,204 @@ async def test_a_list_that_grows_while_paged_is_read_to_its_latest_last_page(rea
     pager: AsyncPager[int] = AsyncPager(pages, per_page=100, per_page_max=500, read_ahead=read_ahead)
     assert [item async for item in pager] == list(range(1, 501)), "pages 4 and 5 appeared after page 1 was read"
     assert sorted(pages.requested) == [1, 2, 3, 4, 5]
+
+
+async def test_guessed_pages_dropped_by_page_1_are_requested_again_when_the_list_grows_back() -> None:
+    requested: list[int] = []
+
+    async def fetch(page: int, per_page: int) -> Page:  # page 1 says 3 pages of 100, every later page 5
+        requested.append(page)
+        await asyncio.sleep(0)
+        total = 300 if page == 1 else 500
+        items = list(range((page - 1) * per_page + 1, min(page * per_page, total) + 1))
+        return Page(items, Paginator(-(-total // per_page), total))
+
+    pager: AsyncPager[int] = AsyncPager(fetch, per_page=100, per_page_max=500, read_ahead=8, expected_total=500)
+    assert await pager.to_list() == list(range(1, 501))
+    assert sorted(requested) == [1, 2, 3, 4, 4, 5, 5], "4 and 5 guessed, dropped by page 1, asked again"
+    assert pager_tasks() == []
+
+
+class Page1FailsLast(Pages):
+    """Every page fails; page 1 (ServerError) only after the guessed pages (ValueError) have failed."""
+
+    async def __call__(self, page: int, per_page: int) -> Page:
+        self.requested.append(page)
+        for _ in range(20 if page == 1 else 0):
+            await asyncio.sleep(0)
+        if page == 1:
+            raise ServerError.__new__(ServerError)
+        raise ValueError(f"page {page}")
+
+
+async def test_page_1s_error_is_raised_even_when_guessed_pages_failed_before_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    pager: AsyncPager[int] = AsyncPager(
+        Page1FailsLast(0), per_page=100, per_page_max=500, read_ahead=4, expected_total=1000
+    )
+    with pytest.raises(ServerError):
+        await pager.to_list()
+    gc.collect()  # an unretrieved task exception is logged when the task is collected
+    assert "never retrieved" not in caplog.text and pager_tasks() == []
+
+
+# --- hostile servers against expected_total and read-ahead ------------------------------------------------
+
+
+class SlowToCancel(Pages):
+    """Pages past ``block_after`` never answer; a cancelled request takes a few steps to wind down.
+
+    The client's request path does this: a cancelled request that was sent tells the rate limiter
+    (a shielded ``observe()``, a Redis round trip with ``RedisRateLimiter``) before it ends.
+    """
+
+    async def __call__(self, page: int, per_page: int) -> Page:
+        try:
+            return await super().__call__(page, per_page)
+        except asyncio.CancelledError:
+            self.in_flight += 1
+            try:
+                for _ in range(5):
+                    await asyncio.shield(asyncio.sleep(0))
+            finally:
+                self.in_flight -= 1
+            raise
+
+
+async def test_pages_dropped_past_the_end_have_ended_when_the_iteration_ends() -> None:
+    pages = SlowToCancel(50, block_after=1)
+    pager: AsyncPager[int] = AsyncPager(pages, per_page=100, per_page_max=500, read_ahead=5, expected_total=1000)
+    assert await pager.to_list() == list(range(1, 51))
+    assert sorted(pages.cancelled) == [2, 3, 4, 5, 6]
+    assert pages.in_flight == 0 and pager_tasks() == [], "a dropped page's request outlived the iteration"
+
+
+class ClampingShrinkingPages(Pages):
+    """Page 1 says 5 pages; then the list shrinks to 2, and pages past its end repeat page 2 (clamped)."""
+
+    async def __call__(self, page: int, per_page: int) -> Page:
+        self.total = 500 if page == 1 else 200
+        answer = await super().__call__(min(page, 1 if page == 1 else 2), per_page)
+        self.requested[-1] = page
+        return answer
+
+
+async def test_a_list_that_shrinks_while_paged_drops_the_pages_read_ahead_past_its_new_end() -> None:
+    pages = ClampingShrinkingPages(500)
+    pager: AsyncPager[int] = AsyncPager(pages, per_page=100, per_page_max=500, read_ahead=8)
+    assert await pager.to_list() == list(range(1, 201)), "page 2 said 2 pages: pages 3-5 are past the end"
+
+
+@pytest.mark.parametrize("expected", [10**12, 10**100])
+async def test_a_huge_expected_total_sends_at_most_read_ahead_pages_with_page_1(expected: int) -> None:
+    pages = Pages(150)
+    pager: AsyncPager[int] = AsyncPager(pages, per_page=100, per_page_max=500, read_ahead=6, expected_total=expected)
+    assert await pager.to_list() == list(range(1, 151))
+    assert sorted(pages.sent_before_page_1_answered) == list(range(1, 8)), "page 1 and 6 more, never 10**10"
+    assert sorted(set(pages.requested)) == list(range(1, 8)) and pages.in_flight == 0 and pager_tasks() == []
+
+
+async def test_break_after_the_first_item_with_guessed_pages_in_flight_leaves_nothing_running() -> None:
+    pages = Pages(1000, block_after=1)
+    pager: AsyncPager[int] = AsyncPager(pages, per_page=100, per_page_max=500, read_ahead=4, expected_total=1000)
+    async with contextlib.aclosing(pager.__aiter__()) as items:  # type: ignore[type-var]
+        async for item in items:
+            assert item == 1
+            break
+    assert sorted(pages.cancelled) == [2, 3, 4, 5] and pages.in_flight == 0 and pager_tasks() == []
+
+
+class PastTheEndServer:
+    """GET /invoices: ``total`` invoices; a page past the end answers as ``past_end`` says.
+
+    Page 1 answers only once ``past_end_pages`` requests past the end have arrived (and, unless they
+    hang, been answered): those pages are in flight, or have failed, before page 1 answers.
+    """
+
+    def __init__(self, total: int, past_end: str | int, past_end_pages: int) -> None:
+        self.total, self.past_end, self.past_end_pages = total, past_end, past_end_pages
+        self.requests: list[int] = []
+        self.past_end_done = 0
+        self.ready = asyncio.Event()
+        self.release = asyncio.Event()  # set at teardown: hanging pages answer nothing and end
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await read_body(receive)
+        query = parse_qs(scope["query_string"].decode())
+        page, per_page = int(query["page"][0]), int(query["perPage"][0])
+        self.requests.append(page)
+        pages = -(-self.total // per_page)
+        paginator = {"currentPage": page, "perPage": per_page, "totalPages": pages, "totalResults": self.total}
+        if page > pages:
+            if self.past_end == "hang":
+                self._count_past_end()
+                await self.release.wait()
+                return
+            if isinstance(self.past_end, int):
+                await respond(send, self.past_end, {"message": "No such page"})
+            elif self.past_end == "garbage":
+                await respond(send, 200, raw=b'{"data": [{"id": "x"', headers={"content-type": "application/json"})
+            else:  # "empty": 200 with no data, as Laravel answers
+                await respond(send, 200, {"data": [], "paginator": paginator})
+            self._count_past_end()
+            return
+        if page == 1:
+            async with asyncio.timeout(10):  # a guard against a hang, not a timing assertion
+                await self.ready.wait()
+        ids = range((page - 1) * per_page + 1, min(page * per_page, self.total) + 1)
+        await respond(send, 200, {"data": [{"id": n} for n in ids], "paginator": paginator})
+
+    def _count_past_end(self) -> None:
+        self.past_end_done += 1
+        if self.past_end_done >= self.past_end_pages:
+            self.ready.set()
+
+
+@pytest.mark.parametrize("past_end", ["hang", 404, 422, 500, "garbage", "empty"])
+async def test_pages_past_the_end_that_fail_or_hang_before_page_1_answers_are_dropped_through_the_client(
+    past_end: str | int, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = PastTheEndServer(150, past_end, past_end_pages=3)  # 2 pages; pages 3-5 guessed past the end
+    async with serve(server) as url, FintoroClient("t", base_url=url, rate_limiter=NoRateLimit()) as client:
+        try:
+            pager = client.invoices.list_all(per_page=100, read_ahead=4, expected_total=1000)
+            ids = [invoice.id for invoice in await pager.to_list()]
+            assert pager_tasks() == [], "a dropped page's request outlived the iteration"
+        finally:
+            server.release.set()
+    assert ids == list(range(1, 151))
+    assert sorted(set(server.requests)) == [1, 2, 3, 4, 5], "page 1 and the 4 read ahead; nothing past them"
+    gc.collect()  # an unretrieved task exception is logged when the task is collected
+    assert "never retrieved" not in caplog.text and "destroyed but it is pending" not in caplog.text
+
+
+class ManualClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.Event().wait()  # time moves only when the test says: a waiter waits until cancelled
+
+
+async def test_guessed_pages_queued_in_the_rate_limiter_give_their_capacity_back_when_dropped() -> None:
+    clock = ManualClock()
+    limiter = InMemoryRateLimiter(3, 60.0, clock=clock, sleep=clock.sleep)
+    server = PastTheEndServer(50, "hang", past_end_pages=2)  # 1 page; 2 and 3 hang, 4-9 wait in the limiter
+    async with serve(server) as url, FintoroClient("t", base_url=url, rate_limiter=limiter, timeout=5) as client:
+        try:
+            pager = client.invoices.list_all(per_page=100, read_ahead=8, expected_total=900)
+            assert [invoice.id for invoice in await pager.to_list()] == list(range(1, 51))
+            assert sorted(server.requests) == [1, 2, 3], "the budget of 3 is all that went out"
+            clock.now += 61.0  # one window (and the margin) later every slot is free again
+            async with asyncio.timeout(10):  # a guard against a hang, not a timing assertion
+                for _ in range(3):
+                    await client.invoices.list(page=1, per_page=100)
+            with pytest.raises(RateLimitDeadlineError):  # and no more than the budget: the 4th would wait 60 s
+                await client.invoices.list(page=1, per_page=100)
+        finally:
+            server.release.set()
+    assert sorted(server.requests) == [1, 1, 1, 1, 2, 3]

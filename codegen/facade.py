@@ -190,7 +190,7 @@ class _Types:
         if template == "model_property.py.jinja":
             return self._class(prop)
         if template == "float_property.py.jinja":
-            return "Decimal"  # codegen/fidelity.py makes every number a Decimal
+            return "Decimal"  # codegen/generator_main.py types every number as Decimal
         if template == "date_property.py.jinja":
             return "datetime.date"
         if template == "datetime_property.py.jinja":

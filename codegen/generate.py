@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from . import facade, fakedata, fidelity, index, nullable_enums, webhook_types
+from . import facade, fakedata, index, nullable_enums, webhook_types
 from .errors import CodegenError
 from .overlay import apply_overlays, load_overlays
 from .spec import ROOT
@@ -80,8 +80,7 @@ def run_generator(spec: dict[str, Any], workdir: Path, template_dir: Path = TEMP
     out = workdir / "fintoro_api"
     command = [
         sys.executable,
-        "-m",
-        "openapi_python_client",
+        str(Path(__file__).resolve().parent / "generator_main.py"),  # the generator, numbers typed as Decimal
         "generate",
         "--path",
         str(spec_file),
@@ -151,27 +150,20 @@ def generate(
     *,
     package_dir: Path = PACKAGE_DIR,
     template_dir: Path = TEMPLATE_DIR,
-    exact_numbers: bool = True,
 ) -> str:
-    """Generate into ``package_dir`` from a parsed (unpatched) spec; return a one-line summary.
-
-    ``template_dir`` and ``exact_numbers=False`` exist for bench/parse.py, which
-    measures the plain generator's models against ours in the same run.
-    """
+    """Generate into ``package_dir`` from a parsed (unpatched) spec; return a one-line summary."""
     check_tools()
     patched, restated = nullable_enums.restate(apply_overlays(spec, load_overlays(OVERLAY_DIR.glob("*.overlay.yaml"))))
     grouped = grouped_by_resource(patched)
     with tempfile.TemporaryDirectory(prefix="fintoro-codegen-") as tmp:
         out = run_generator(grouped, Path(tmp), template_dir)
-        rewritten = fidelity.decimal_numbers(out) if exact_numbers else []
         summary, table = index.write_modules(out, raw_spec=spec, patched_spec=patched)
         reference = facade.write(out, grouped, CONFIG_FILE)
         summary["webhook_resource_types"] = webhook_types.write_module(out, patched)
-        summary["decimal_modules"] = len(rewritten)
         summary["nullable_enums"] = len(restated)
         fakedata.write(out, spec)
         # The post-hooks formatted the generator's output; re-format only what codegen changed or wrote.
-        _format(out, [*rewritten, *(out / name for name in index.MODULES), out / "models" / "_aliases.py"])
+        _format(out, [*(out / name for name in index.MODULES), out / "models" / "_aliases.py"])
         stamp = {"spec_sha256": spec_sha256, "generator": GENERATOR_VERSION, **summary}
         (out / STAMP).write_text(json.dumps(stamp, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         if not compileall.compile_dir(str(out), quiet=2, force=True, legacy=False):

@@ -165,7 +165,7 @@ class RedisRateLimiter(_RedisBackend):
     send times per company, corrected by the server's headers, holds capped at one window and
     written with that TTL, idle companies expiring with their keys. Waiting callers poll the log
     when the next slot frees up, so they re-check holds before sending and a cancelled caller
-    never took a slot.
+    never took a slot (one cancelled while its script ran takes the slot it may have logged back).
     """
 
     def __init__(
@@ -208,7 +208,12 @@ class RedisRateLimiter(_RedisBackend):
         deadline = None if max_wait is None else time.monotonic() + max(0.0, max_wait)
         while True:
             member = f"{self._member}{next(self._sends)}"
-            wait_ms, why = await self._run(key, "acquire", member)
+            try:
+                wait_ms, why = await self._run(key, "acquire", member)
+            except asyncio.CancelledError:
+                # The script may have logged this send before the cancellation reached us: give it back.
+                await asyncio.shield(self._give_back(key, member))
+                raise
             if wait_ms <= 0:
                 self._sent(key, member)
                 return
@@ -218,6 +223,10 @@ class RedisRateLimiter(_RedisBackend):
                 raise WaitTooLong(wait, reason)
             logger.debug("rate limit: a request of %s waits %.2f s (%s)", key, wait, reason)
             await asyncio.sleep(wait)
+
+    async def _give_back(self, key: str, member: str) -> None:
+        log = self._keys(key)[0]
+        await self._call("rate limiting", self.redis.zrem(log, member), 0)
 
     def _sent(self, key: str, member: str) -> None:
         now, flights = time.monotonic(), self._in_flight

@@ -400,3 +400,75 @@ async def test_redis_failing_closed_never_fails_a_request_that_was_already_answe
             await limiter.acquire("acme")
     finally:
         await limiter.aclose()
+
+
+class ReplyGate:
+    """A TCP proxy to Redis on 127.0.0.1 that forwards commands at once and holds replies while closed."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.open = asyncio.Event()
+        self.open.set()
+        self.held = 0  # reply chunks waiting at the closed gate
+        self._server: asyncio.Server | None = None
+        self._pumps: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> str:
+        self._server = await asyncio.start_server(self._connection, "127.0.0.1", 0)
+        return f"redis://127.0.0.1:{self._server.sockets[0].getsockname()[1]}/0"
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        for pump in (self._pump(reader, up_writer, gated=False), self._pump(up_reader, writer, gated=True)):
+            task = asyncio.create_task(pump)
+            self._pumps.add(task)
+            task.add_done_callback(self._pumps.discard)
+
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, gated: bool) -> None:
+        try:
+            while chunk := await reader.read(65536):
+                if gated and not self.open.is_set():
+                    self.held += 1
+                    await self.open.wait()
+                    self.held -= 1
+                writer.write(chunk)
+                await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    async def aclose(self) -> None:
+        self.open.set()
+        assert self._server is not None
+        self._server.close()
+        for task in list(self._pumps):
+            task.cancel()
+        await asyncio.gather(*self._pumps, return_exceptions=True)
+
+
+async def test_redis_a_caller_cancelled_while_its_script_ran_gives_the_slot_back(redis: RedisServer) -> None:
+    # The script ran on Redis (the send is logged) but its reply is late; the caller is cancelled meanwhile.
+    gate = ReplyGate(redis.port)
+    limiter = RedisRateLimiter.from_url(await gate.start(), limit=3, window=60.0, timeout=5.0)
+    client = aioredis.Redis.from_url(redis.url)
+    try:
+        await limiter.acquire("acme")  # loads the script; one slot of three is used
+        gate.open.clear()
+        caller = asyncio.create_task(limiter.acquire("acme"))
+        async with asyncio.timeout(10):  # a hang guard, not a timing assertion
+            while not gate.held:
+                await asyncio.sleep(0.01)
+        assert await client.zcard("fintoro:rl:acme:log") == 2, "the script logged the second send"
+        caller.cancel()
+        await asyncio.sleep(0.05)
+        gate.open.set()  # the reply and the give-back's reply flow again
+        with pytest.raises(asyncio.CancelledError):
+            await caller
+        assert await client.zcard("fintoro:rl:acme:log") == 1, "the cancelled caller's slot was given back"
+        await limiter.acquire("acme", max_wait=0)
+        await limiter.acquire("acme", max_wait=0)  # both free slots are there
+    finally:
+        await limiter.aclose()
+        await client.aclose()
+        await gate.aclose()

@@ -35,7 +35,7 @@ from .._exceptions import WebhookVerificationError
 from ._dedup import DEFAULT_LEASE_S, DEFAULT_TTL_S, DedupStore, InMemoryDedupStore, Lease, Seen
 from ._event import WebhookEvent
 from ._inbox import Inbox
-from ._verify import DEFAULT_TOLERANCE_S, SecretLike, secret_bytes, verify_with_keys
+from ._verify import DEFAULT_TOLERANCE_S, SecretLike, SigningKeys, lowered_headers, verify_with_keys
 
 logger = logging.getLogger("fintoro_api.webhooks")
 DEFAULT_MAX_BODY = 1024 * 1024
@@ -91,8 +91,8 @@ class WebhookReceiver:
             raise ValueError("max_body and append_timeout must be positive")
         if not 0 < handler_timeout < lease:
             raise ValueError(f"handler_timeout must be > 0 and shorter than lease ({lease} s), got {handler_timeout}")
-        # Encoded once (an empty secret list fails here, at start-up, not on the first delivery).
-        self._keys = tuple(secret_bytes(secret))
+        # Checked and encoded once: a secret that cannot work fails here, at start-up, not on the first delivery.
+        self._keys = SigningKeys(secret)
         self._handler = handler
         self._inbox = inbox
         self._store = store if store is not None else InMemoryDedupStore()
@@ -116,9 +116,14 @@ class WebhookReceiver:
         if scope["method"] != "POST":
             await _answer(send, 405, {"error": "only POST"}, extra=[(b"allow", b"POST")])
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        try:
+            headers = lowered_headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"])
+        except WebhookVerificationError as exc:
+            await _reject(send, exc)
+            return
         declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self._max_body:
+        # ASCII digits only, and no int() of thousands of them: what only a broken server passes is no crash.
+        if declared.isascii() and declared.isdigit() and (len(declared) > 18 or int(declared) > self._max_body):
             await _answer(send, 413, {"error": f"body over {self._max_body} bytes"})
             return
         try:
@@ -129,8 +134,7 @@ class WebhookReceiver:
         try:
             event = verify_with_keys(body, headers, self._keys, tolerance=self._tolerance)
         except WebhookVerificationError as exc:
-            logger.info("webhook rejected (%s): %s", exc.http_status, exc)
-            await _answer(send, exc.http_status, {"error": str(exc)})
+            await _reject(send, exc)
             return
         if self._inbox is not None:
             await self._append(event, body, self._inbox, send)
@@ -280,6 +284,11 @@ async def _release(store: DedupStore, claim: Lease) -> None:
         await asyncio.shield(store.release(claim))
     except Exception:
         logger.exception("webhook %s: could not release its claim; it expires with the lease", claim.key)
+
+
+async def _reject(send: Send, exc: WebhookVerificationError) -> None:
+    logger.info("webhook rejected (%s): %s", exc.http_status, exc)
+    await _answer(send, exc.http_status, {"error": str(exc)})
 
 
 async def _answer(send: Send, status: int, body: Any, extra: list[tuple[bytes, bytes]] | None = None) -> None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import pickle
+import subprocess
+import sys
 import traceback
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,6 +23,8 @@ from .support.asgi import serve
 
 SECRET = "whsec_REVIEW_secret_0123456789"
 OLD_SECRET = "whsec_REVIEW_old_9876543210"
+SERVED_SECRET = "whsec_gc_served_receiver_0123"  # tests/support/gc_served_receiver.py's
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def event_body() -> bytes:
@@ -167,3 +173,47 @@ async def test_a_content_length_only_a_broken_server_would_pass_is_no_crash(decl
     scope = {"type": "http", "method": "POST", "path": "/", "headers": headers}
     await webhook_app(SECRET, _noop)(scope, receive, send)
     assert sent[0]["status"] in (204, 413)
+
+
+# --- the start-up collection under real uvicorn -----------------------------------------------------------
+
+
+async def _serve_and_deliver(lifespan: str, deliveries: int, tmp_path: Path) -> list[str]:
+    """The phases of the full collections in a fresh uvicorn process serving ``deliveries`` signed deliveries."""
+    command = [sys.executable, "-m", "tests.support.gc_served_receiver", lifespan, str(tmp_path / f"{lifespan}.db")]
+    with subprocess.Popen(command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as server:
+        try:
+            assert server.stdout is not None and server.stdin is not None
+            port = int((await asyncio.to_thread(server.stdout.readline)).split()[1])
+            limits = httpx.Limits(max_connections=20)
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=30) as http:
+                gate = asyncio.Semaphore(20)
+
+                async def deliver() -> int:
+                    body = event_body()
+                    async with gate:
+                        return (await http.post("/", content=body, headers=sign(body, SERVED_SECRET))).status_code
+
+                statuses = await asyncio.gather(*(deliver() for _ in range(deliveries)))
+            assert statuses == [204] * deliveries
+            server.stdin.close()  # the server stops and reports
+            report = await asyncio.to_thread(server.stdout.read)
+            assert await asyncio.to_thread(server.wait, 30) == 0
+        finally:
+            if server.poll() is None:
+                server.kill()
+    phases: list[str] = json.loads(report.strip().splitlines()[-1])["full_collections"]
+    return phases
+
+
+async def test_under_uvicorn_the_full_collection_runs_in_the_lifespan_start_up_not_among_deliveries(
+    tmp_path: Path,
+) -> None:
+    # README: served on its own, the receiver pays the collection the imports leave due at start-up. uvicorn's
+    # default lifespan ("auto") runs it; with --lifespan off it never runs (README says so), and a fresh process
+    # shows no full collection during start-up at all.
+    served = await _serve_and_deliver("auto", 300, tmp_path)
+    assert served.count("lifespan start-up") == 1
+    assert "serving" not in served, "no full collection stalled the 300 deliveries"
+    without_lifespan = await _serve_and_deliver("off", 20, tmp_path)
+    assert "lifespan start-up" not in without_lifespan

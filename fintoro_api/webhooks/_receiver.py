@@ -18,8 +18,8 @@ Both: 400/401 for a delivery that fails verification, 413 for a body over the
 limit, 405 for other methods. Mount it anywhere ASGI apps mount (uvicorn,
 Starlette, FastAPI). Served directly (its own ASGI lifespan), it runs one full
 garbage collection at start-up, so the one the imports make due does not stall
-the first deliveries; mounted in another app, do ``gc.collect()`` in that app's
-start-up for the same effect.
+the first deliveries; mounted in another app (or with uvicorn's ``--lifespan
+off``), do ``gc.collect()`` in your own start-up for the same effect.
 """
 
 from __future__ import annotations

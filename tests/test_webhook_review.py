@@ -217,3 +217,39 @@ async def test_under_uvicorn_the_full_collection_runs_in_the_lifespan_start_up_n
     assert "serving" not in served, "no full collection stalled the 300 deliveries"
     without_lifespan = await _serve_and_deliver("off", 20, tmp_path)
     assert "lifespan start-up" not in without_lifespan
+
+
+# --- a body that never finishes arriving --------------------------------------------------------------------
+
+
+async def test_a_body_dripped_slower_than_read_timeout_gets_408_and_runs_nothing() -> None:
+    # Fintoro sends its small body at once and gives up after 10 s; a client that sends the headers and part of
+    # the body, then nothing (or a byte now and then), held the request open for as long as it liked.
+    handled: list[str] = []
+
+    async def handler(event: Any) -> None:
+        handled.append(event.id)
+
+    body = event_body()
+    head = "".join(f"{name}: {value}\r\n" for name, value in sign(body, SECRET).items())
+    request = f"POST / HTTP/1.1\r\nhost: 127.0.0.1\r\n{head}content-length: {len(body)}\r\n\r\n".encode()
+    async with serve(webhook_app(SECRET, handler, read_timeout=0.5)) as url:
+        reader, writer = await asyncio.open_connection("127.0.0.1", int(url.rsplit(":", 1)[1]))
+        writer.write(request + body[:10])
+        await writer.drain()
+
+        async def drip() -> None:
+            for byte in body[10:-1]:  # never the last byte
+                await asyncio.sleep(0.05)
+                writer.write(bytes([byte]))
+
+        dripping = asyncio.create_task(drip())
+        try:
+            status_line = await asyncio.wait_for(reader.readline(), timeout=30)
+        finally:
+            dripping.cancel()
+            writer.close()
+    assert status_line.startswith(b"HTTP/1.1 408 ")
+    assert handled == []
+    with pytest.raises(ValueError, match="read_timeout"):
+        webhook_app(SECRET, handler, read_timeout=0)

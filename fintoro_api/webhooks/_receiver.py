@@ -15,11 +15,12 @@ verified body is durably in the inbox (also for a redelivery already there),
 ``InboxWorker`` runs the handler.
 
 Both: 400/401 for a delivery that fails verification, 413 for a body over the
-limit, 405 for other methods. Mount it anywhere ASGI apps mount (uvicorn,
+limit, 408 for a body not received within ``read_timeout`` (10 s), 405 for
+other methods. Mount it anywhere ASGI apps mount (uvicorn,
 Starlette, FastAPI). Served directly (its own ASGI lifespan), it runs one full
 garbage collection at start-up, so the one the imports make due does not stall
-the first deliveries; mounted in another app, do ``gc.collect()`` in that app's
-start-up for the same effect.
+the first deliveries; mounted in another app (or with uvicorn's ``--lifespan
+off``), do ``gc.collect()`` in your own start-up for the same effect.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from .._exceptions import WebhookVerificationError
 from ._dedup import DEFAULT_LEASE_S, DEFAULT_TTL_S, DedupStore, InMemoryDedupStore, Lease, Seen
 from ._event import WebhookEvent
 from ._inbox import Inbox
-from ._verify import DEFAULT_TOLERANCE_S, SecretLike, secret_bytes, verify_with_keys
+from ._verify import DEFAULT_TOLERANCE_S, SecretLike, SigningKeys, lowered_headers, verify_with_keys
 
 logger = logging.getLogger("fintoro_api.webhooks")
 DEFAULT_MAX_BODY = 1024 * 1024
@@ -43,6 +44,9 @@ DEFAULT_MAX_BODY = 1024 * 1024
 DEFAULT_HANDLER_TIMEOUT_S = 30.0
 # An append still waiting after this (a locked SQLite file, a stalled disk) gets 503 well inside Fintoro's 10 s.
 DEFAULT_APPEND_TIMEOUT_S = 5.0
+# Fintoro sends its small body at once and stops waiting after 10 s: a body still arriving then is a stalled or
+# hostile client, not a delivery worth holding a request open for.
+DEFAULT_READ_TIMEOUT_S = 10.0
 # How long a handler that ran over gets to unwind after its cancellation before the answer goes out anyway.
 _CANCEL_GRACE_S = 1.0
 
@@ -68,7 +72,8 @@ class WebhookReceiver:
     ``max_body`` bytes get 413. ``lease`` bounds how long a crashed process
     keeps an id claimed; it must outlast ``handler_timeout``. An append that
     has not finished after ``append_timeout`` gets 503 (it may still land; the
-    redelivery is then a duplicate and gets 204).
+    redelivery is then a duplicate and gets 204). A body not received in full
+    within ``read_timeout`` gets 408.
     """
 
     def __init__(
@@ -84,15 +89,16 @@ class WebhookReceiver:
         handler_timeout: float = DEFAULT_HANDLER_TIMEOUT_S,
         lease: float = DEFAULT_LEASE_S,
         append_timeout: float = DEFAULT_APPEND_TIMEOUT_S,
+        read_timeout: float = DEFAULT_READ_TIMEOUT_S,
     ) -> None:
         if (handler is None) == (inbox is None):
             raise ValueError("give exactly one of handler (run inline) or inbox (append; a worker runs the handler)")
-        if max_body <= 0 or append_timeout <= 0:
-            raise ValueError("max_body and append_timeout must be positive")
+        if max_body <= 0 or append_timeout <= 0 or read_timeout <= 0:
+            raise ValueError("max_body, append_timeout and read_timeout must be positive")
         if not 0 < handler_timeout < lease:
             raise ValueError(f"handler_timeout must be > 0 and shorter than lease ({lease} s), got {handler_timeout}")
-        # Encoded once (an empty secret list fails here, at start-up, not on the first delivery).
-        self._keys = tuple(secret_bytes(secret))
+        # Checked and encoded once: a secret that cannot work fails here, at start-up, not on the first delivery.
+        self._keys = SigningKeys(secret)
         self._handler = handler
         self._inbox = inbox
         self._store = store if store is not None else InMemoryDedupStore()
@@ -102,6 +108,7 @@ class WebhookReceiver:
         self._handler_timeout = handler_timeout
         self._lease = lease
         self._append_timeout = append_timeout
+        self._read_timeout = read_timeout
 
     def __repr__(self) -> str:
         target = f"inbox={self._inbox!r}" if self._inbox is not None else f"handler={self._handler!r}"
@@ -116,21 +123,30 @@ class WebhookReceiver:
         if scope["method"] != "POST":
             await _answer(send, 405, {"error": "only POST"}, extra=[(b"allow", b"POST")])
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        try:
+            headers = lowered_headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"])
+        except WebhookVerificationError as exc:
+            await _reject(send, exc)
+            return
         declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self._max_body:
+        # ASCII digits only, and no int() of thousands of them: what only a broken server passes is no crash.
+        if declared.isascii() and declared.isdigit() and (len(declared) > 18 or int(declared) > self._max_body):
             await _answer(send, 413, {"error": f"body over {self._max_body} bytes"})
             return
         try:
-            body = await self._read(receive)
+            async with asyncio.timeout(self._read_timeout):
+                body = await self._read(receive)
         except _BodyTooLarge:
             await _answer(send, 413, {"error": f"body over {self._max_body} bytes"})
+            return
+        except TimeoutError:
+            logger.info("webhook rejected (408): body not received within %s s", self._read_timeout)
+            await _answer(send, 408, {"error": f"body not received within {self._read_timeout} s"})
             return
         try:
             event = verify_with_keys(body, headers, self._keys, tolerance=self._tolerance)
         except WebhookVerificationError as exc:
-            logger.info("webhook rejected (%s): %s", exc.http_status, exc)
-            await _answer(send, exc.http_status, {"error": str(exc)})
+            await _reject(send, exc)
             return
         if self._inbox is not None:
             await self._append(event, body, self._inbox, send)
@@ -280,6 +296,11 @@ async def _release(store: DedupStore, claim: Lease) -> None:
         await asyncio.shield(store.release(claim))
     except Exception:
         logger.exception("webhook %s: could not release its claim; it expires with the lease", claim.key)
+
+
+async def _reject(send: Send, exc: WebhookVerificationError) -> None:
+    logger.info("webhook rejected (%s): %s", exc.http_status, exc)
+    await _answer(send, exc.http_status, {"error": str(exc)})
 
 
 async def _answer(send: Send, status: int, body: Any, extra: list[tuple[bytes, bytes]] | None = None) -> None:

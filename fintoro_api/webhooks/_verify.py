@@ -17,7 +17,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from .._exceptions import WebhookHeaderError, WebhookPayloadError, WebhookSignatureError, WebhookTimestampError
 from .._secrets import Secret
@@ -29,18 +29,84 @@ _INTEGER = re.compile(r"-?[0-9]{1,15}")
 
 
 SecretLike = str | Secret
+_DELIVERY_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 
 
-def secret_bytes(secret: SecretLike | Sequence[SecretLike]) -> list[bytes]:
-    items = [secret] if isinstance(secret, str | Secret) else list(secret)
-    if not items:
-        raise ValueError("at least one webhook secret is required")
-    return [(s.reveal() if isinstance(s, Secret) else Secret(s).reveal()).encode() for s in items]
+class SigningKeys:
+    """The accepted webhook secrets (one, or ``[new, old]`` during a rotation), checked and encoded once.
+
+    Like ``Secret`` it never shows its values: ``repr`` (so ``vars()`` dumps and
+    the traceback locals of every frame holding it) says only how many there
+    are, and pickling is refused. It is immutable, so copies share it.
+    """
+
+    __slots__ = ("_keys",)
+
+    def __init__(self, secret: SecretLike | Sequence[SecretLike]) -> None:
+        items: list[object] = [secret]
+        if isinstance(secret, Sequence) and not isinstance(secret, str | bytes | bytearray):
+            items = list(secret)
+        if not items:
+            raise ValueError("at least one webhook secret is required")
+        self._keys = tuple(_encoded(item) for item in items)
+
+    def signed(self, body: bytes | bytearray, received: bytes) -> bool:
+        """Whether ``received`` (lower-case hex) is the body's HMAC-SHA256 under any of the secrets."""
+        # Every secret is tried (no early exit), each compared in constant time.
+        matches = [
+            hmac.compare_digest(hmac.new(key, body, hashlib.sha256).hexdigest().encode(), received)
+            for key in self._keys
+        ]
+        return any(matches)
+
+    def signature(self, body: bytes) -> str:
+        """The hex HMAC-SHA256 of ``body`` under the first secret."""
+        return hmac.new(self._keys[0], body, hashlib.sha256).hexdigest()
+
+    def __repr__(self) -> str:
+        return f"SigningKeys(<{len(self._keys)} redacted>)"
+
+    def __reduce__(self) -> str | tuple[object, ...]:
+        raise TypeError("webhook secrets are not picklable")
+
+    def __copy__(self) -> SigningKeys:
+        return self
+
+    def __deepcopy__(self, memo: object) -> SigningKeys:
+        return self
+
+
+def _encoded(item: object) -> bytes:
+    # Refused here, at start-up: each of these would otherwise answer every delivery 401 (or crash on the first).
+    if item is None:
+        raise TypeError("webhook secret is None (an unset environment variable?)")
+    if not isinstance(item, str | Secret):
+        raise TypeError(f"a webhook secret must be a str or Secret, not {type(item).__name__}")
+    value = item.reveal() if isinstance(item, Secret) else item
+    if not value.strip():
+        raise ValueError("webhook secret is empty")
+    if value != value.strip():
+        raise ValueError("webhook secret has leading or trailing whitespace (a newline from a file?): strip it first")
+    return value.encode()
+
+
+def lowered_headers(items: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Header names in lower case (a server need not send them so).
+
+    A delivery header given twice with different values is ambiguous, whichever would win: 400.
+    """
+    pairs = [(name.lower(), value) for name, value in items]
+    lowered = dict(pairs)
+    if len(lowered) < len(pairs):  # some name repeats (rare)
+        for name in _DELIVERY_HEADERS:
+            if len({value.strip() for key, value in pairs if key == name}) > 1:
+                raise WebhookHeaderError(f"more than one {name} header, with different values")
+    return lowered
 
 
 def signature_of(body: bytes, secret: SecretLike) -> str:
     """The hex HMAC-SHA256 Fintoro sends in ``webhook-signature``."""
-    return hmac.new(secret_bytes(secret)[0], body, hashlib.sha256).hexdigest()
+    return SigningKeys(secret).signature(body)
 
 
 def verify(
@@ -57,21 +123,21 @@ def verify(
     """
     if not isinstance(body, bytes | bytearray):
         raise TypeError("verify() needs the raw body bytes, exactly as received")
-    lowered = {name.lower(): value for name, value in headers.items()}
-    return verify_with_keys(body, lowered, secret_bytes(secret), tolerance=tolerance, now=now)
+    keys = SigningKeys(secret)
+    return verify_with_keys(body, lowered_headers(headers.items()), keys, tolerance=tolerance, now=now)
 
 
 def verify_with_keys(
     body: bytes | bytearray,
     lowered: Mapping[str, str],
-    keys: Sequence[bytes],
+    keys: SigningKeys,
     *,
     tolerance: int,
     now: float | None = None,
 ) -> WebhookEvent:
     """``verify()`` with header names already lower-case and the secrets already encoded (the receiver's path)."""
     values = {}
-    for name in ("webhook-id", "webhook-timestamp", "webhook-signature"):
+    for name in _DELIVERY_HEADERS:
         value = lowered.get(name)
         if value is None or not value.strip():
             raise WebhookHeaderError(f"missing {name} header")
@@ -87,12 +153,7 @@ def verify_with_keys(
     if -skew > tolerance:
         raise WebhookTimestampError(f"webhook-timestamp is {int(-skew)} s in the future (tolerance {tolerance} s)")
 
-    received = values["webhook-signature"].lower().encode()
-    # Compare against every secret (no early exit), each in constant time.
-    matches = [
-        hmac.compare_digest(hmac.new(key, bytes(body), hashlib.sha256).hexdigest().encode(), received) for key in keys
-    ]
-    if not any(matches):
+    if not keys.signed(body, values["webhook-signature"].lower().encode()):
         raise WebhookSignatureError("webhook-signature does not match the body under any configured secret")
 
     try:

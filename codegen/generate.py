@@ -149,14 +149,13 @@ def generate(
     spec_sha256: str,
     *,
     package_dir: Path = PACKAGE_DIR,
-    template_dir: Path = TEMPLATE_DIR,
 ) -> str:
     """Generate into ``package_dir`` from a parsed (unpatched) spec; return a one-line summary."""
     check_tools()
     patched, restated = nullable_enums.restate(apply_overlays(spec, load_overlays(OVERLAY_DIR.glob("*.overlay.yaml"))))
     grouped = grouped_by_resource(patched)
     with tempfile.TemporaryDirectory(prefix="fintoro-codegen-") as tmp:
-        out = run_generator(grouped, Path(tmp), template_dir)
+        out = run_generator(grouped, Path(tmp))
         summary, table = index.write_modules(out, raw_spec=spec, patched_spec=patched)
         reference = facade.write(out, grouped, CONFIG_FILE)
         summary["webhook_resource_types"] = webhook_types.write_module(out, patched)

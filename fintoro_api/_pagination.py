@@ -66,13 +66,11 @@ class AsyncPager(Generic[T]):
     ) -> None:
         size = per_page_max if per_page is None or isinstance(per_page, Unset) else per_page
         check_page_size(size, per_page_max)
-        if max_items is not None and (isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 0):
-            raise ValueError(f"max_items must be an integer >= 0 or None, got {max_items!r}")
         self._fetch = fetch
         self.per_page = size
-        self.max_items = max_items
+        self.max_items = _item_count("max_items", max_items)
         self.read_ahead = _check_read_ahead(read_ahead)
-        self.expected_total = _check_expected_total(expected_total)
+        self.expected_total = _item_count("expected_total", expected_total)
         self.total_results: int | None = None
         self.pages_fetched = 0
 
@@ -83,7 +81,7 @@ class AsyncPager(Generic[T]):
 
     def with_expected_total(self, items: int | None) -> AsyncPager[T]:
         """Request the pages ``items`` fill together with page 1 (None = learn the count first); returns self."""
-        self.expected_total = _check_expected_total(items)
+        self.expected_total = _item_count("expected_total", items)
         return self
 
     def __aiter__(self) -> AsyncIterator[T]:
@@ -170,9 +168,9 @@ def _total_pages(page: _Page) -> int | None:
     return pages if isinstance(pages, int) and not isinstance(pages, bool) and pages > 0 else None
 
 
-def _check_expected_total(items: int | None) -> int | None:
+def _item_count(name: str, items: int | None) -> int | None:
     if items is not None and (isinstance(items, bool) or not isinstance(items, int) or items < 0):
-        raise ValueError(f"expected_total must be an integer >= 0 or None, got {items!r}")
+        raise ValueError(f"{name} must be an integer >= 0 or None, got {items!r}")
     return items
 
 
